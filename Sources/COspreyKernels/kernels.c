@@ -1,0 +1,1 @@
+#include "osprey_kernels.h"

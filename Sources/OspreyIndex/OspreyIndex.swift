@@ -1,0 +1,2 @@
+// The OspreyIndex module; see docs/design.md.
+import OspreyCore

@@ -1,0 +1,1 @@
+// The OspreyQuery module; see docs/design.md.

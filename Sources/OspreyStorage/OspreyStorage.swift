@@ -1,0 +1,1 @@
+// The OspreyStorage module; see docs/design.md.

@@ -1,0 +1,1 @@
+// The OspreyTestSupport module; see docs/design.md.
