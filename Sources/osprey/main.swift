@@ -1,1 +1,12 @@
-print("osprey")
+import ArgumentParser
+
+/// The `osprey` command: the server, benchmarks and tools.
+struct OspreyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "osprey",
+        abstract: "Osprey, a vector database that speaks Milvus's client protocol.",
+        subcommands: [ServeCommand.self, BenchCommand.self, DemoCommand.self]
+    )
+}
+
+await OspreyCommand.main()
