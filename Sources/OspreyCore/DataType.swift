@@ -43,9 +43,9 @@ public enum DataType: Int32, Sendable, Hashable, CaseIterable, CustomStringConve
 
     /// Parses Milvus's name (`INT64`, `FloatVector`, `VarChar`, …), case- and underscore-insensitively.
     public init?(milvusName: String) {
-        let key = milvusName.uppercased().replacingOccurrences(of: "_", with: "")
+        let key = milvusName.uppercased().filter { $0 != "_" }
         guard let t = DataType.allCases.first(where: {
-            $0.milvusName.replacingOccurrences(of: "_", with: "") == key
+            $0.milvusName.filter { $0 != "_" } == key
         }) ?? (key == "STRING" ? .varchar : nil) else { return nil }
         self = t
     }
