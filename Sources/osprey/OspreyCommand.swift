@@ -1,6 +1,7 @@
 import ArgumentParser
 
 /// The `osprey` command: the server, benchmarks and tools.
+@main
 struct OspreyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "osprey",
@@ -8,5 +9,3 @@ struct OspreyCommand: AsyncParsableCommand {
         subcommands: [ServeCommand.self, BenchCommand.self, DemoCommand.self]
     )
 }
-
-await OspreyCommand.main()
