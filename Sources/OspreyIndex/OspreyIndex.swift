@@ -1,2 +1,3 @@
-// The OspreyIndex module; see docs/design.md.
+// The OspreyIndex module: distance kernels chosen once (VectorDistance), and vector indexes
+// behind one protocol (VectorIndex). Formats and design: docs/index.md.
 import OspreyCore

@@ -1,6 +1,88 @@
 #ifndef OSPREY_KERNELS_H
 #define OSPREY_KERNELS_H
+/*
+ * Distance kernels for Osprey (docs/index.md, "Kernels").
+ *
+ * Every kernel returns an internal distance where smaller is better:
+ *   L2 -> squared Euclidean, IP -> -(a.b), COSINE -> -cos(a,b) (0 when either vector is zero),
+ *   HAMMING -> differing bits, JACCARD -> 1 - |a&b| / |a|b| (0 when both are empty).
+ * For binary vectors `dim` counts bits and must be a multiple of 8 (as in Milvus).
+ *
+ * Kernels are chosen once with osp_kernel_select, then called through plain function
+ * pointers. Every function here is thread-safe (pure functions of their arguments).
+ */
 #include <stddef.h>
 #include <stdint.h>
-/* Distance kernels; see docs/design.md "Kernels". */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Element types (values match nothing outside this header). */
+enum { OSP_TYPE_F32 = 0, OSP_TYPE_F16 = 1, OSP_TYPE_BF16 = 2, OSP_TYPE_I8 = 3, OSP_TYPE_BIN = 4 };
+/* Metrics. */
+enum { OSP_METRIC_L2 = 0, OSP_METRIC_IP = 1, OSP_METRIC_COSINE = 2, OSP_METRIC_HAMMING = 3, OSP_METRIC_JACCARD = 4 };
+/* Instruction-set levels. OSP_ISA_BEST asks for the best the running CPU supports. */
+enum { OSP_ISA_BEST = -1, OSP_ISA_SERIAL = 0, OSP_ISA_HASWELL = 1 };
+
+/* Distance between two vectors of `dim` elements. */
+typedef float (*osp_pair_fn)(const void *a, const void *b, size_t dim);
+/* Distances from one query to `count` vectors stored contiguously in `base`. */
+typedef void (*osp_many_fn)(const void *query, const void *base, size_t count, size_t dim, float *out);
+/* out[i * ldo + j] = dot(q_i, b_j) for nq float32 queries and nb float32 base vectors (row-major). */
+typedef void (*osp_gemm_fn)(const float *q, size_t nq, const float *b, size_t nb, size_t dim,
+                            float *out, size_t ldo);
+
+/* A chosen kernel: the pair and one-against-many forms, and the ISA level they use. */
+typedef struct {
+    osp_pair_fn pair;
+    osp_many_fn many;
+    int isa;
+} osp_kernel;
+
+/* The best ISA level the running CPU supports (AVX2 + FMA + F16C + POPCNT -> OSP_ISA_HASWELL). */
+int osp_cpu_best_isa(void);
+
+/* Fills `out` for (type, metric, isa); returns 0, or -1 when the pair is unsupported or the
+ * requested ISA is unavailable on this CPU. */
+int osp_kernel_select(int type, int metric, int isa, osp_kernel *out);
+
+/* The blocked many-against-many float32 dot-product kernel for an ISA level (never NULL). */
+osp_gemm_fn osp_gemm_select(int isa);
+
+/* Squared norms of `count` float32 vectors. */
+void osp_f32_norms_sq(const float *base, size_t count, size_t dim, float *out);
+
+/* Half-precision conversions (portable, round-to-nearest-even on the way down). */
+float osp_f16_to_f32(uint16_t h);
+uint16_t osp_f32_to_f16(float f);
+float osp_bf16_to_f32(uint16_t h);
+uint16_t osp_f32_to_bf16(float f);
+
+/* Hints the CPU to fetch the cache line at p. */
+static inline void osp_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+
+/* A tiny spin lock over one 32-bit word (0 = free), for per-node locks in index builders. */
+static inline void osp_spin_lock(uint32_t *word) {
+    for (;;) {
+        uint32_t expected = 0;
+        if (__atomic_compare_exchange_n(word, &expected, 1u, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return;
+        while (__atomic_load_n(word, __ATOMIC_RELAXED) != 0) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+    }
+}
+static inline void osp_spin_unlock(uint32_t *word) { __atomic_store_n(word, 0u, __ATOMIC_RELEASE); }
+/* Atomic fetch-add on a 64-bit counter (relaxed). */
+static inline uint64_t osp_atomic_fetch_add(uint64_t *word, uint64_t v) {
+    return __atomic_fetch_add(word, v, __ATOMIC_RELAXED);
+}
+static inline uint32_t osp_atomic_load_u32(const uint32_t *word) { return __atomic_load_n(word, __ATOMIC_ACQUIRE); }
+static inline void osp_atomic_store_u32(uint32_t *word, uint32_t v) { __atomic_store_n(word, v, __ATOMIC_RELEASE); }
+
+#ifdef __cplusplus
+}
+#endif
 #endif

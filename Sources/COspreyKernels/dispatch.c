@@ -1,0 +1,48 @@
+/* Runtime CPU detection and kernel selection: done once per VectorDistance, then plain calls. */
+#include "kernels_internal.h"
+
+int osp_cpu_best_isa(void) {
+#if OSP_HAVE_HASWELL
+    static int cached = -2;
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v != -2) return v;
+    __builtin_cpu_init();
+    v = (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c") && __builtin_cpu_supports("popcnt"))
+            ? OSP_ISA_HASWELL
+            : OSP_ISA_SERIAL;
+    __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    return v;
+#else
+    return OSP_ISA_SERIAL;
+#endif
+}
+
+int osp_kernel_select(int type, int metric, int isa, osp_kernel *out) {
+    if (type < 0 || type > 4 || metric < 0 || metric > 4 || out == NULL) return -1;
+    int best = osp_cpu_best_isa();
+    if (isa == OSP_ISA_BEST) isa = best;
+    if (isa > best || isa < OSP_ISA_SERIAL) return -1;
+#if OSP_HAVE_HASWELL
+    if (isa == OSP_ISA_HASWELL) {
+        if (osp_haswell_pair[type][metric] == NULL) return -1;
+        out->pair = osp_haswell_pair[type][metric];
+        out->many = osp_haswell_many[type][metric];
+        out->isa = isa;
+        return 0;
+    }
+#endif
+    if (osp_serial_pair[type][metric] == NULL) return -1;
+    out->pair = osp_serial_pair[type][metric];
+    out->many = osp_serial_many[type][metric];
+    out->isa = OSP_ISA_SERIAL;
+    return 0;
+}
+
+osp_gemm_fn osp_gemm_select(int isa) {
+    if (isa == OSP_ISA_BEST) isa = osp_cpu_best_isa();
+#if OSP_HAVE_HASWELL
+    if (isa == OSP_ISA_HASWELL && osp_cpu_best_isa() == OSP_ISA_HASWELL) return osp_gemm_haswell;
+#endif
+    return osp_gemm_serial;
+}

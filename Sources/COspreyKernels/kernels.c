@@ -1,1 +1,0 @@
-#include "osprey_kernels.h"

@@ -1,0 +1,19 @@
+/* Shared declarations between the serial and Haswell kernel files and the dispatcher. */
+#ifndef OSPREY_KERNELS_INTERNAL_H
+#define OSPREY_KERNELS_INTERNAL_H
+#include "include/osprey_kernels.h"
+
+/* Serial (portable) kernels, indexed [type][metric]; NULL where unsupported. */
+extern const osp_pair_fn osp_serial_pair[5][5];
+extern const osp_many_fn osp_serial_many[5][5];
+void osp_gemm_serial(const float *q, size_t nq, const float *b, size_t nb, size_t dim, float *out, size_t ldo);
+
+#if defined(__x86_64__)
+#define OSP_HAVE_HASWELL 1
+extern const osp_pair_fn osp_haswell_pair[5][5];
+extern const osp_many_fn osp_haswell_many[5][5];
+void osp_gemm_haswell(const float *q, size_t nq, const float *b, size_t nb, size_t dim, float *out, size_t ldo);
+#else
+#define OSP_HAVE_HASWELL 0
+#endif
+#endif
