@@ -1,0 +1,155 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The file-system operations OspreyStorage needs, as a seam: `PosixFileSystem` is the real
+/// one, `FaultInjectingFileSystem` simulates crashes, torn writes and bit flips for tests.
+///
+/// Paths are plain strings; directories are separated by "/". Durability follows POSIX:
+/// data appended to a file survives a crash only after `WritableFile.sync()`, and a new,
+/// renamed or removed directory entry only after `syncDirectory` on its parent.
+///
+/// Thread safety: implementations are safe to call from any thread.
+package protocol FileSystem: Sendable {
+    /// Creates `path` (truncating an existing file) and opens it for appending.
+    func createFile(_ path: String) throws -> any WritableFile
+    /// Opens the existing file `path` for appending at its end.
+    func openForAppend(_ path: String) throws -> any WritableFile
+    /// Reads the whole file.
+    func readFile(_ path: String) throws -> [UInt8]
+    /// Maps the whole file read-only; the mapping lives as long as the returned object.
+    func map(_ path: String) throws -> MappedFile
+    /// The size of the file in bytes.
+    func fileSize(_ path: String) throws -> Int
+    /// Whether a file or directory exists at `path`.
+    func exists(_ path: String) -> Bool
+    /// Atomically replaces `to` with `from` (POSIX rename).
+    func rename(_ from: String, to: String) throws
+    /// Removes a file.
+    func remove(_ path: String) throws
+    /// Cuts the file to `length` bytes and syncs it.
+    func truncate(_ path: String, to length: Int) throws
+    /// The names (not paths) of the entries of a directory, sorted, without "." and "..".
+    func list(_ directory: String) throws -> [String]
+    /// Creates a directory and any missing parents, syncing each parent it changed.
+    func createDirectory(_ path: String) throws
+    /// Makes the directory's entries (creations, renames, removals) durable.
+    func syncDirectory(_ path: String) throws
+    /// Creates `path` if needed and takes an exclusive, non-blocking advisory lock on a new
+    /// open file description of it; throws `StorageError.io` with `EWOULDBLOCK` if held.
+    func lockFile(_ path: String) throws -> any FileLock
+}
+
+/// A file open for appending.
+///
+/// Thread safety: implementations serialise their operations internally, but appends from
+/// several threads interleave in an unspecified order; OspreyStorage uses each from one
+/// thread at a time.
+package protocol WritableFile: AnyObject, Sendable {
+    /// The path it was opened with.
+    var path: String { get }
+    /// Bytes in the file, including appended but unsynced ones.
+    var size: Int { get }
+    /// Appends all of `bytes` (retrying short writes) or throws.
+    func append(_ bytes: UnsafeRawBufferPointer) throws
+    /// Makes every appended byte durable (fdatasync on Linux, fsync elsewhere).
+    func sync() throws
+    /// Closes the file; further calls throw. Does not sync.
+    func close() throws
+}
+
+extension WritableFile {
+    /// Appends all of `bytes`.
+    package func append(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try append($0) }
+    }
+}
+
+/// An advisory lock held on a file until `unlock()` or deinitialisation.
+///
+/// Thread safety: safe to unlock from any thread; unlocking twice is harmless.
+package protocol FileLock: AnyObject, Sendable {
+    /// The locked path.
+    var path: String { get }
+    /// Releases the lock.
+    func unlock()
+}
+
+/// A read-only memory mapping of a whole file, unmapped when the object goes away.
+///
+/// Thread safety: immutable; `bytes` may be read from any thread while the object lives.
+package final class MappedFile: @unchecked Sendable {
+    /// The path that was mapped.
+    package let path: String
+    /// The file's bytes; valid as long as this object is alive.
+    package let bytes: UnsafeRawBufferPointer
+    private enum Storage { case none, mapped, heap }
+    private let storage: Storage
+
+    /// Maps `path` read-only (an empty file gives an empty buffer).
+    package init(mapping path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let e = errno
+            if e == ENOENT { throw StorageError.notFound(path: path) }
+            throw StorageError.io(operation: "open", path: path, errno: e)
+        }
+        defer { _ = close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw StorageError.io(operation: "fstat", path: path, errno: errno) }
+        let size = Int(st.st_size)
+        self.path = path
+        if size == 0 {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            storage = .none
+            return
+        }
+        let p = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0)
+        guard let p, p != MAP_FAILED else { throw StorageError.io(operation: "mmap", path: path, errno: errno) }
+        bytes = UnsafeRawBufferPointer(start: p, count: size)
+        storage = .mapped
+    }
+
+    /// Wraps bytes copied into memory (for stores that are not local files); they are freed
+    /// with the object.
+    package init(copying data: [UInt8], path: String) {
+        self.path = path
+        let p = UnsafeMutableRawBufferPointer.allocate(byteCount: max(data.count, 1), alignment: 64)
+        data.withUnsafeBytes { src in
+            if let s = src.baseAddress { p.baseAddress!.copyMemory(from: s, byteCount: src.count) }
+        }
+        bytes = UnsafeRawBufferPointer(start: p.baseAddress, count: data.count)
+        storage = .heap
+    }
+
+    deinit {
+        switch storage {
+        case .none: break
+        case .heap: UnsafeMutableRawPointer(mutating: bytes.baseAddress)?.deallocate()
+        case .mapped: _ = munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)
+        }
+    }
+}
+
+/// Helpers for joining and splitting "/"-separated paths.
+package enum FilePath {
+    /// `directory` + "/" + `name`.
+    package static func join(_ directory: String, _ name: String) -> String {
+        directory.hasSuffix("/") ? directory + name : directory + "/" + name
+    }
+
+    /// The directory part of `path` ("." when it has none).
+    package static func parent(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        if slash == path.startIndex { return "/" }
+        return String(path[..<slash])
+    }
+
+    /// The last component of `path`.
+    package static func name(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+}

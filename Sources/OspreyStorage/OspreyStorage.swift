@@ -1,1 +1,0 @@
-// The OspreyStorage module; see docs/design.md.
