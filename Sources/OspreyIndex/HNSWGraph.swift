@@ -1,0 +1,131 @@
+import COspreyKernels
+import OspreyCore
+
+/// The immutable, compact HNSW graph used for search.
+///
+/// Layout: one block per node for level 0, `[count:u32][2M links:u32][vector]`, so a visit reads
+/// links and vector from adjacent cache lines; upper levels packed in one `u32` array with
+/// per-node offsets (`upperStart[i]..<upperStart[i+1]`, one `[count][M links]` run per level).
+///
+/// Thread safety: immutable; any number of threads may search at once (each takes its own
+/// scratch from the pool).
+final class HNSWGraph: Sendable {
+    let n: Int
+    let vectorBytes: Int
+    let dim: Int
+    let M: Int
+    let nodeBytes: Int
+    let vectorOffset: Int
+    let level0: AlignedBuffer
+    let levels: AlignedBuffer
+    let upperStart: AlignedBuffer
+    let upper: AlignedBuffer
+    let entry: Int
+    let maxLevel: Int
+    let dist: VectorDistance.PairFunction
+    let pool: ScratchPool
+
+    init(n: Int, vectorBytes: Int, dim: Int, M: Int, nodeBytes: Int, level0: AlignedBuffer, levels: AlignedBuffer,
+         upperStart: AlignedBuffer, upper: AlignedBuffer, entry: Int, maxLevel: Int, dist: VectorDistance.PairFunction) {
+        self.n = n
+        self.vectorBytes = vectorBytes
+        self.dim = dim
+        self.M = M
+        self.nodeBytes = nodeBytes
+        vectorOffset = 4 + 8 * M
+        self.level0 = level0
+        self.levels = levels
+        self.upperStart = upperStart
+        self.upper = upper
+        self.entry = entry
+        self.maxLevel = maxLevel
+        self.dist = dist
+        pool = ScratchPool(nodeCount: n, linkCapacity: 2 * M + 1)
+    }
+
+    /// Bytes held: level-0 blocks, upper links, offsets, levels.
+    var memoryBytes: Int { level0.byteCount + upper.byteCount + upperStart.byteCount + levels.byteCount }
+
+    @inline(__always) func vector(_ i: Int) -> UnsafeRawPointer { UnsafeRawPointer(level0.pointer + i * nodeBytes + vectorOffset) }
+
+    /// The `k` nearest nodes to `q` among those `allowed` (nil = all), exploring `ef` candidates.
+    /// Disallowed nodes are traversed but never returned.
+    func search(_ q: UnsafeRawPointer, k: Int, ef efIn: Int, allowed: UnsafePointer<UInt64>?) -> [Neighbor] {
+        guard entry >= 0 else { return [] }
+        let ef = efIn > k ? efIn : k
+        let scratch = pool.take(heapCapacity: ef + 1)
+        defer { pool.give(scratch) }
+        let dist = self.dist, dim = self.dim
+        let base = UnsafeRawPointer(level0.pointer), nodeBytes = self.nodeBytes, vOff = vectorOffset
+        // Greedy descent through the upper levels.
+        var cur = entry
+        var curD = dist(q, base + cur * nodeBytes + vOff, dim)
+        let starts = UnsafePointer(upperStart.pointer.assumingMemoryBound(to: UInt32.self))
+        let up = UnsafePointer(upper.pointer.assumingMemoryBound(to: UInt32.self))
+        var lev = maxLevel
+        while lev > 0 {
+            var changed = true
+            while changed {
+                changed = false
+                let l = up + Int(starts[cur]) + (lev - 1) * (M + 1)
+                let c = Int(l[0])
+                for j in 0..<c {
+                    let e = Int(l[1 + j])
+                    let d = dist(q, base + e * nodeBytes + vOff, dim)
+                    if d < curD { curD = d; cur = e; changed = true }
+                }
+            }
+            lev -= 1
+        }
+        // Best-first search of level 0.
+        scratch.reset()
+        let visited = scratch.visited, epoch = scratch.epoch
+        var cand = scratch.candidates, res = scratch.results
+        defer { scratch.candidates = cand; scratch.results = res }
+        @inline(__always) func isAllowed(_ i: Int) -> Bool {
+            guard let allowed else { return true }
+            return (allowed[i >> 6] >> UInt64(i & 63)) & 1 != 0
+        }
+        visited[cur] = epoch
+        cand.push(HeapEntry(d: curD, id: UInt32(cur)))
+        var bound = Float.infinity
+        if isAllowed(cur) { res.push(HeapEntry(d: curD, id: UInt32(cur))); bound = res.count >= ef ? curD : .infinity }
+        while !cand.isEmpty {
+            let c = cand.pop()
+            if c.d > bound { break }
+            let l = (base + Int(c.id) * nodeBytes).assumingMemoryBound(to: UInt32.self)
+            let count = Int(l[0])
+            if count > 0 { osp_prefetch(visited + Int(l[1])) }
+            for j in 0..<count {
+                let e = Int(l[1 + j])
+                if j + 1 < count {
+                    let nx = Int(l[2 + j])
+                    osp_prefetch(visited + nx)
+                    osp_prefetch(base + nx * nodeBytes + vOff)
+                }
+                if visited[e] == epoch { continue }
+                visited[e] = epoch
+                let v = base + e * nodeBytes + vOff
+                let d = dist(q, v, dim)
+                if d < bound {
+                    cand.push(HeapEntry(d: d, id: UInt32(e)))
+                    osp_prefetch(base + Int(cand.top.id) * nodeBytes)
+                    if isAllowed(e) {
+                        if res.count < ef { res.push(HeapEntry(d: d, id: UInt32(e))) } else { res.replaceTop(HeapEntry(d: d, id: UInt32(e))) }
+                        if res.count >= ef { bound = res.top.d }
+                    }
+                }
+            }
+        }
+        while res.count > k { _ = res.pop() }
+        var out = [Neighbor](repeating: Neighbor(distance: 0, row: RowID(0)), count: res.count)
+        var i = res.count - 1
+        while i >= 0 {
+            let e = res.pop()
+            out[i] = Neighbor(distance: e.d, row: RowID(e.id))
+            i -= 1
+        }
+        return out
+    }
+}
+
