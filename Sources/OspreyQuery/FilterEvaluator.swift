@@ -1,0 +1,272 @@
+import OspreyCore
+
+/// The result of a condition over all rows in three-valued logic: rows in `isTrue` are true,
+/// rows in `isFalse` false, rows in neither unknown (they read a null).
+///
+/// `isFalse == nil` means "every row not true is false" (no unknowns), the common case,
+/// which saves a bitset and its work.
+///
+/// Thread safety: a value type; safe to share.
+package struct FilterTruth: Sendable {
+    package var isTrue: Bitset
+    package var isFalse: Bitset?
+
+    package init(isTrue: Bitset, isFalse: Bitset?) {
+        self.isTrue = isTrue
+        self.isFalse = isFalse
+    }
+
+    /// The false rows as a bitset.
+    package var falseRows: Bitset { isFalse ?? isTrue.inverted() }
+
+    /// `isTrue` where `valid` holds; rows outside `valid` become unknown.
+    static func masked(_ t: Bitset, valid: Bitset?) -> FilterTruth {
+        guard let valid else { return FilterTruth(isTrue: t, isFalse: nil) }
+        var isTrue = t
+        isTrue.formIntersection(valid)
+        var isFalse = valid
+        isFalse.subtract(isTrue)
+        return FilterTruth(isTrue: isTrue, isFalse: isFalse)
+    }
+}
+
+/// Evaluates a typed plan against one segment, column by column, into a `Bitset`.
+///
+/// Common leaves run as tight loops over the column chunks: comparisons and ranges of
+/// numeric, string and boolean fields with constants, `in` lists (a hash set past a few
+/// elements), string `like` patterns (prefix, suffix, infix and exact directly), `is null`.
+/// Every other leaf (JSON paths, ARRAY elements, arithmetic, two fields compared, the
+/// `*_contains*` functions) is evaluated row by row. `and`/`or`/`not` combine per-row
+/// three-valued results (see docs/filters.md); `and` stops early once no row can pass.
+///
+/// Thread safety: a value type holding an immutable snapshot; `evaluate` may run on several
+/// threads at once.
+package struct FilterEvaluator<Segment: SegmentColumns> {
+    package let segment: Segment
+    let rowCount: Int
+    let columns: [String: ColumnView]
+
+    package init(segment: Segment, plan: FilterPlan) {
+        self.segment = segment
+        self.rowCount = segment.rowCount
+        var cols: [String: ColumnView] = [:]
+        for name in plan.columnNames {
+            if let c = segment.column(named: name) { cols[name] = c }
+        }
+        self.columns = cols
+    }
+
+    /// The rows for which `plan` is true.
+    /// - Complexity: O(rows × leaves), with small constants for the column-wise leaves.
+    package func evaluate(_ plan: FilterPlan) -> Bitset {
+        truth(plan).isTrue
+    }
+
+    /// The three-valued result of `plan` over every row.
+    package func truth(_ plan: FilterPlan) -> FilterTruth {
+        switch plan {
+        case .constant(let b):
+            return FilterTruth(isTrue: Bitset(count: rowCount, filled: b), isFalse: nil)
+        case .and(let terms):
+            var acc = truth(terms[0])
+            for term in terms.dropFirst() {
+                if acc.isFalse == nil, acc.isTrue.isAllClear { break }
+                let r = truth(term)
+                acc.isTrue.formIntersection(r.isTrue)
+                if acc.isFalse != nil || r.isFalse != nil {
+                    var f = acc.falseRows
+                    f.formUnion(r.falseRows)
+                    acc.isFalse = f
+                }
+            }
+            return acc
+        case .or(let terms):
+            var acc = truth(terms[0])
+            for term in terms.dropFirst() {
+                if acc.isFalse == nil, acc.isTrue.cardinality == rowCount { break }
+                let r = truth(term)
+                if acc.isFalse != nil || r.isFalse != nil {
+                    var f = acc.falseRows
+                    f.formIntersection(r.falseRows)
+                    acc.isFalse = f
+                }
+                acc.isTrue.formUnion(r.isTrue)
+            }
+            return acc
+        case .not(let inner):
+            let r = truth(inner)
+            if let f = r.isFalse { return FilterTruth(isTrue: f, isFalse: r.isTrue) }
+            return FilterTruth(isTrue: r.isTrue.inverted(), isFalse: nil)
+        default:
+            return columnar(plan) ?? rowWise(plan)
+        }
+    }
+
+    // MARK: - Row-wise leaves
+
+    func rowWise(_ plan: FilterPlan) -> FilterTruth {
+        var t = Bitset(count: rowCount)
+        var f = Bitset(count: rowCount)
+        var sawUnknown = false
+        let rows = FilterRowReader(columns: columns)
+        for i in 0..<rowCount {
+            switch rows.truth(plan, row: i) {
+            case .yes: t.set(i)
+            case .no: f.set(i)
+            case .unknown: sawUnknown = true
+            }
+        }
+        return FilterTruth(isTrue: t, isFalse: sawUnknown ? f : nil)
+    }
+
+    // MARK: - Column-wise leaves
+
+    /// The validity of a column as a bitset, or nil when it has no nulls.
+    func validity(_ c: ColumnView) -> Bitset? {
+        guard let v = c.validity else { return nil }
+        var bits = Bitset(count: rowCount)
+        FilterKernels.fill(v, rowCount: rowCount, into: &bits) { $0 }
+        return bits
+    }
+
+    /// A column that is absent from the segment (e.g. added to the schema later) reads as null.
+    func allUnknown() -> FilterTruth {
+        FilterTruth(isTrue: Bitset(count: rowCount), isFalse: Bitset(count: rowCount))
+    }
+
+    func columnar(_ plan: FilterPlan) -> FilterTruth? {
+        switch plan {
+        case .isNull(let f):
+            guard let c = columns[f.name] else { return FilterTruth(isTrue: Bitset(count: rowCount, filled: true), isFalse: nil) }
+            guard let valid = validity(c) else { return FilterTruth(isTrue: Bitset(count: rowCount), isFalse: nil) }
+            return FilterTruth(isTrue: valid.inverted(), isFalse: nil)
+        case .truthy(.column(let f)) where f.dataType == .bool:
+            guard let c = columns[f.name] else { return allUnknown() }
+            guard case .bool(let view) = c.values else { return nil }
+            return masked(c) { bits in FilterKernels.fill(view, rowCount: rowCount, into: &bits) { $0 } }
+        case .compare(.column(let f), let op, .literal(let lit)) where f.dataType != .json && f.dataType != .array:
+            guard let c = columns[f.name] else { return allUnknown() }
+            if op == .ne {
+                guard let eq = compareColumn(c, .eq, lit) else { return nil }
+                return FilterTruth.masked(eq.inverted(), valid: validity(c))
+            }
+            guard let bits = compareColumn(c, op, lit) else { return nil }
+            return FilterTruth.masked(bits, valid: validity(c))
+        case .range(.column(let f), let lower, let upper) where f.dataType != .json && f.dataType != .array:
+            guard let c = columns[f.name] else { return allUnknown() }
+            guard let bits = rangeColumn(c, lower: lower, upper: upper) else { return nil }
+            return FilterTruth.masked(bits, valid: validity(c))
+        case .member(.column(let f), let items) where f.dataType != .json && f.dataType != .array:
+            guard let c = columns[f.name] else { return allUnknown() }
+            guard let bits = memberColumn(c, items) else { return nil }
+            return FilterTruth.masked(bits, valid: validity(c))
+        case .like(.column(let f), let pattern) where f.dataType == .varchar:
+            guard let c = columns[f.name] else { return allUnknown() }
+            guard case .string(let view) = c.values else { return nil }
+            return masked(c) { bits in FilterKernels.like(view, pattern, rowCount: rowCount, into: &bits) }
+        default:
+            return nil
+        }
+    }
+
+    func masked(_ c: ColumnView, _ body: (inout Bitset) -> Void) -> FilterTruth {
+        var bits = Bitset(count: rowCount)
+        body(&bits)
+        return FilterTruth.masked(bits, valid: validity(c))
+    }
+
+    func compareColumn(_ c: ColumnView, _ op: FilterCompareOp, _ lit: JSONValue) -> Bitset? {
+        switch op {
+        case .eq: return rangeColumn(c, lower: FilterBound(lit, inclusive: true), upper: FilterBound(lit, inclusive: true))
+        case .lt: return rangeColumn(c, lower: nil, upper: FilterBound(lit, inclusive: false))
+        case .le: return rangeColumn(c, lower: nil, upper: FilterBound(lit, inclusive: true))
+        case .gt: return rangeColumn(c, lower: FilterBound(lit, inclusive: false), upper: nil)
+        case .ge: return rangeColumn(c, lower: FilterBound(lit, inclusive: true), upper: nil)
+        case .ne: return nil
+        }
+    }
+
+    /// Rows whose value lies within the bounds (ignoring validity).
+    func rangeColumn(_ c: ColumnView, lower: FilterBound?, upper: FilterBound?) -> Bitset? {
+        var bits = Bitset(count: rowCount)
+        switch c.values {
+        case .int8(let v): return FilterKernels.intRange(v, lower, upper, rowCount: rowCount)
+        case .int16(let v): return FilterKernels.intRange(v, lower, upper, rowCount: rowCount)
+        case .int32(let v): return FilterKernels.intRange(v, lower, upper, rowCount: rowCount)
+        case .int64(let v): return FilterKernels.intRange(v, lower, upper, rowCount: rowCount)
+        case .float(let v):
+            guard let (lo, hi) = FilterKernels.doubleInterval(lower, upper) else { return bits }
+            FilterKernels.fill(v, rowCount: rowCount, into: &bits) { let d = Double($0); return d >= lo && d <= hi }
+            return bits
+        case .double(let v):
+            guard let (lo, hi) = FilterKernels.doubleInterval(lower, upper) else { return bits }
+            FilterKernels.fill(v, rowCount: rowCount, into: &bits) { $0 >= lo && $0 <= hi }
+            return bits
+        case .string(let v):
+            var lo: (String, Bool)?
+            var hi: (String, Bool)?
+            if let lower {
+                guard case .string(let s) = lower.value else { return bits }
+                lo = (s, lower.inclusive)
+            }
+            if let upper {
+                guard case .string(let s) = upper.value else { return bits }
+                hi = (s, upper.inclusive)
+            }
+            if let lo, let hi, lo.1, hi.1, lo.0 == hi.0 {
+                let s = lo.0
+                FilterKernels.fill(v, rowCount: rowCount, into: &bits) { $0 == s }
+                return bits
+            }
+            FilterKernels.fill(v, rowCount: rowCount, into: &bits) { s in
+                if let lo, lo.1 ? s < lo.0 : s <= lo.0 { return false }
+                if let hi, hi.1 ? s > hi.0 : s >= hi.0 { return false }
+                return true
+            }
+            return bits
+        case .bool(let v):
+            // Only equality reaches here (the type check allows no ordering of booleans).
+            guard let lower, let upper, lower.inclusive, upper.inclusive, lower.value == upper.value,
+                case .bool(let b) = lower.value
+            else { return nil }
+            FilterKernels.fill(v, rowCount: rowCount, into: &bits) { $0 == b }
+            return bits
+        default:
+            return nil
+        }
+    }
+
+    func memberColumn(_ c: ColumnView, _ items: [JSONValue]) -> Bitset? {
+        var bits = Bitset(count: rowCount)
+        switch c.values {
+        case .int8(let v): return FilterKernels.intMember(v, items, rowCount: rowCount)
+        case .int16(let v): return FilterKernels.intMember(v, items, rowCount: rowCount)
+        case .int32(let v): return FilterKernels.intMember(v, items, rowCount: rowCount)
+        case .int64(let v): return FilterKernels.intMember(v, items, rowCount: rowCount)
+        case .float(let v):
+            let set = Set(items.compactMap(\.numberValue))
+            FilterKernels.fill(v, rowCount: rowCount, into: &bits) { set.contains(Double($0)) }
+            return bits
+        case .double(let v):
+            let set = Set(items.compactMap(\.numberValue))
+            FilterKernels.fill(v, rowCount: rowCount, into: &bits) { set.contains($0) }
+            return bits
+        case .string(let v):
+            let strings = items.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
+            if strings.count <= 4 {
+                FilterKernels.fill(v, rowCount: rowCount, into: &bits) { strings.contains($0) }
+            } else {
+                let set = Set(strings)
+                FilterKernels.fill(v, rowCount: rowCount, into: &bits) { set.contains($0) }
+            }
+            return bits
+        case .bool(let v):
+            var hasTrue = false, hasFalse = false
+            for item in items { if case .bool(let b) = item { if b { hasTrue = true } else { hasFalse = true } } }
+            FilterKernels.fill(v, rowCount: rowCount, into: &bits) { $0 ? hasTrue : hasFalse }
+            return bits
+        default:
+            return nil
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// The OspreyQuery module; see docs/design.md.
