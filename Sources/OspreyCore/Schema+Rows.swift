@@ -217,9 +217,13 @@ extension CollectionSchema {
     public func columns(fromRows rows: [[String: FieldValue]]) throws(ValidationError) -> ColumnBatch {
         var accs = fields.filter { !($0.isPrimaryKey && $0.autoID) }.map { ColumnAccumulator(field: $0, capacity: rows.count) }
         let known = Set(fields.map(\.name))
+        let autoKey = fields.first(where: { $0.isPrimaryKey && $0.autoID })?.name
         var dynamic: [JSONValue] = []
         if enableDynamicField { dynamic.reserveCapacity(rows.count) }
         for (r, row) in rows.enumerated() {
+            if let autoKey, let v = row[autoKey], !v.isNull {
+                throw ValidationError(.invalidValue, "the primary key is generated (auto_id); leave it out of inserted rows", field: autoKey, row: r)
+            }
             for i in accs.indices {
                 try accs[i].append(row[accs[i].field.name] ?? .null, row: r)
             }
@@ -230,13 +234,7 @@ extension CollectionSchema {
                     continue
                 }
                 guard enableDynamicField else {
-                    if let pk = fields.first(where: { $0.isPrimaryKey && $0.autoID }), pk.name == k {
-                        throw ValidationError(.invalidValue, "the primary key is generated (auto_id); leave it out of inserted rows", field: k, row: r)
-                    }
                     throw ValidationError(.unknownField, "unknown field '\(k)' (the collection has no dynamic field)", field: k, row: r)
-                }
-                if let pk = fields.first(where: { $0.isPrimaryKey && $0.autoID }), pk.name == k {
-                    throw ValidationError(.invalidValue, "the primary key is generated (auto_id); leave it out of inserted rows", field: k, row: r)
                 }
                 extra[k] = v.jsonValue
             }

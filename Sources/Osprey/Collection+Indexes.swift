@@ -1,0 +1,104 @@
+import OspreyCore
+import OspreyIndex
+
+// Index declarations. A vector index is built for sealed segments; growing segments are
+// searched exactly. Scalar indexes are declared for the filter planner.
+
+/// Scalar index types Milvus accepts, and the field types each applies to.
+enum ScalarIndexType: String, CaseIterable {
+    case inverted = "INVERTED"
+    case stlSort = "STL_SORT"
+    case bitmap = "BITMAP"
+    case trie = "TRIE"
+    case autoIndex = "AUTOINDEX"
+
+    func supports(_ f: FieldSchema) -> Bool {
+        switch self {
+        case .inverted, .autoIndex: return !f.dataType.isVector
+        case .stlSort: return f.dataType.isNumeric || f.dataType == .varchar
+        case .bitmap:
+            if f.dataType == .array { return f.elementType.map { $0 == .bool || $0.isInteger || $0 == .varchar } ?? false }
+            return f.dataType == .bool || f.dataType.isInteger || f.dataType == .varchar
+        case .trie: return f.dataType == .varchar
+        }
+    }
+}
+
+extension Collection {
+    /// Declares an index on a field.
+    ///
+    /// - Parameters:
+    ///   - field: the field to index.
+    ///   - name: the index name; defaults to the field name.
+    ///   - indexType: Milvus's name: FLAT, HNSW, IVF_FLAT, IVF_SQ8, IVF_PQ, BIN_FLAT,
+    ///     BIN_IVF_FLAT or AUTOINDEX for vector fields; INVERTED, STL_SORT, BITMAP, Trie or
+    ///     AUTOINDEX for scalar fields.
+    ///   - metric: required for vector fields (defaults to COSINE for float vectors under
+    ///     AUTOINDEX, as in Milvus; HAMMING for binary; IP for sparse).
+    ///   - params: build parameters (M, efConstruction, nlist, m, nbits, …).
+    /// - Throws: `.invalidArgument` for an unknown type, a type or metric that does not fit the
+    ///   field, or a second index on the same field with different parameters.
+    public func createIndex(field: String, name: String? = nil, indexType: String, metric: Metric? = nil,
+                            params: [String: String] = [:]) throws(OspreyError) {
+        try context.checkOpen()
+        let schema = self.schema
+        guard let f = schema.field(named: field) else { throw .fieldNotFound(collection: self.name, field: field) }
+        let indexName = (name?.isEmpty ?? true) ? field : name!
+        do { try Naming.validate(indexName, what: "index name") } catch { throw .validation(error) }
+        var resolvedMetric = metric
+        let typeName = indexType.isEmpty ? "AUTOINDEX" : indexType.uppercased()
+        if f.dataType.isVector {
+            if f.dataType == .sparseFloatVector {
+                guard ["SPARSE_INVERTED_INDEX", "SPARSE_WAND", "AUTOINDEX"].contains(typeName) else {
+                    throw .invalidArgument("index type \(indexType) does not apply to SPARSE_FLOAT_VECTOR field '\(field)'")
+                }
+            } else {
+                let t: IndexType
+                do { t = try IndexType(milvusName: typeName) } catch { throw .invalidArgument(error.description) }
+                guard t.supportedTypes.contains(f.dataType) else {
+                    throw .invalidArgument("index type \(t) does not apply to \(f.dataType) field '\(field)'")
+                }
+            }
+            let m = metric ?? (f.dataType == .binaryVector ? .hamming : f.dataType == .sparseFloatVector ? .ip : .cosine)
+            guard f.dataType.supportedMetrics.contains(m) else {
+                throw .invalidArgument("metric \(m) does not apply to \(f.dataType) field '\(field)'")
+            }
+            resolvedMetric = m
+        } else {
+            guard metric == nil else { throw .invalidArgument("scalar index on '\(field)' takes no metric type") }
+            guard let t = ScalarIndexType(rawValue: typeName) else {
+                throw .invalidArgument("unknown scalar index type \(indexType); use INVERTED, STL_SORT, BITMAP, Trie or AUTOINDEX")
+            }
+            guard t.supports(f) else { throw .invalidArgument("index type \(indexType) does not apply to \(f.dataType) field '\(field)'") }
+        }
+        let desc = IndexDescription(name: indexName, field: field, indexType: typeName, metric: resolvedMetric, params: params, id: context.newID())
+        try meta.withLock { m throws(OspreyError) in
+            if let existing = m.indexes.first(where: { $0.field == field }) {
+                if existing.name == indexName, existing.indexType == desc.indexType, existing.metric == desc.metric, existing.params == desc.params {
+                    return  // the same index again: nothing to do, as in Milvus
+                }
+                throw .invalidArgument("field '\(field)' already has index '\(existing.name)' (\(existing.indexType)); drop it first")
+            }
+            if m.indexes.contains(where: { $0.name == indexName }) {
+                throw .alreadyExists(kind: "index", name: indexName)
+            }
+            m.indexes.append(desc)
+        }
+    }
+
+    /// The indexes declared on the collection (optionally only those on `field`).
+    public func listIndexes(field: String? = nil) -> [IndexDescription] {
+        meta.withLock { m in m.indexes.filter { field == nil || field!.isEmpty || $0.field == field } }
+    }
+
+    /// Drops an index by name.
+    public func dropIndex(name: String) throws(OspreyError) {
+        try context.checkOpen()
+        try meta.withLock { m throws(OspreyError) in
+            guard let i = m.indexes.firstIndex(where: { $0.name == name }) else {
+                throw .indexNotFound(collection: m.name, field: name)
+            }
+            m.indexes.remove(at: i)
+        }
+    }
+}

@@ -1,0 +1,185 @@
+import OspreyCore
+
+// The write path: validate → timestamp → log → apply to growing segments and the
+// primary-key index → publish → acknowledge.
+
+extension Collection {
+    /// Inserts rows given as field name → value. Keys that already exist are replaced
+    /// (last write wins), also within one batch.
+    ///
+    /// - Parameter partition: the partition to write to; nil for `_default` (or, when the
+    ///   schema has a partition key, the partition the key hashes to).
+    /// - Throws: `OspreyError.validation` naming the field and row at fault.
+    @discardableResult
+    public func insert(_ rows: [[String: FieldValue]], partition: String? = nil) throws(OspreyError) -> MutationResult {
+        let columns: ColumnBatch
+        do { columns = try schema.columns(fromRows: rows) } catch { throw .validation(error) }
+        return try write(columns, partition: partition, normalized: true)
+    }
+
+    /// Inserts rows given as columns. Keys that already exist are replaced (last write wins).
+    @discardableResult
+    public func insert(columns: ColumnBatch, partition: String? = nil) throws(OspreyError) -> MutationResult {
+        try write(columns, partition: partition, normalized: false)
+    }
+
+    /// Inserts rows, replacing those whose primary key exists. The same as `insert`, since
+    /// Osprey keeps primary keys unique; kept for Milvus's vocabulary.
+    @discardableResult
+    public func upsert(_ rows: [[String: FieldValue]], partition: String? = nil) throws(OspreyError) -> MutationResult {
+        try insert(rows, partition: partition)
+    }
+
+    /// Upserts rows given as columns.
+    @discardableResult
+    public func upsert(columns: ColumnBatch, partition: String? = nil) throws(OspreyError) -> MutationResult {
+        try write(columns, partition: partition, normalized: false)
+    }
+
+    /// Deletes the rows with these primary keys (only in `partition`, when given). Keys that
+    /// do not exist are ignored; `count` in the result says how many rows were deleted.
+    @discardableResult
+    public func delete(ids: [PrimaryKey], partition: String? = nil) throws(OspreyError) -> MutationResult {
+        try context.checkOpen()
+        let pkType = schema.primaryKey.dataType
+        for k in ids {
+            switch (k, pkType) {
+            case (.int, .int64), (.string, .varchar): break
+            default: throw .invalidArgument("primary key \(k) does not match the primary key type \(pkType)")
+            }
+        }
+        if let partition, !hasPartition(partition) { throw .partitionNotFound(collection: name, partition: partition) }
+        return try writer.withLock { _ throws(OspreyError) -> MutationResult in
+            let ts = context.oracle.next()
+            try context.log.append(.delete(collectionID: id, keys: ids, timestamp: ts))
+            let segs = segments.withLock { $0 }
+            var deleted: [PrimaryKey] = []
+            keys.withLock { idx in
+                for k in ids {
+                    guard let loc = idx[k], let seg = segs[loc.segment] else { continue }
+                    if let partition, seg.partition != partition { continue }
+                    if seg.markDeleted(row: Int(loc.row), at: ts) { deleted.append(k) }
+                    idx[k] = nil
+                }
+            }
+            committed.store(ts.rawValue, ordering: .releasing)
+            return MutationResult(primaryKeys: deleted, timestamp: ts, count: deleted.count)
+        }
+    }
+
+    // MARK: - Internals
+
+    func write(_ input: ColumnBatch, partition: String?, normalized: Bool) throws(OspreyError) -> MutationResult {
+        try context.checkOpen()
+        let (schema, partitionNames) = meta.withLock { ($0.schema, $0.partitions.map(\.name)) }
+        var batch: ColumnBatch
+        if normalized {
+            batch = input
+        } else {
+            do { batch = try schema.normalized(input) } catch { throw .validation(error) }
+        }
+        let partitionKey = schema.partitionKey
+        if let partition {
+            guard partitionNames.contains(partition) else { throw .partitionNotFound(collection: name, partition: partition) }
+            if partitionKey != nil {
+                throw .invalidArgument("the collection has a partition key; rows cannot be written to a named partition")
+            }
+        }
+        let n = batch.rowCount
+        let pkField = schema.primaryKey
+        return try writer.withLock { w throws(OspreyError) -> MutationResult in
+            let ts = context.oracle.next()
+            if pkField.autoID {
+                let first = context.newIDs(n)
+                batch[pkField.name] = Column(.int64(Array(first ..< first + Int64(n))))
+            }
+            let pks = Collection.primaryKeys(of: batch, field: pkField)
+            // Partition of each row.
+            var rowPartition = [Int32](repeating: 0, count: n)
+            if let partitionKey, let col = batch[partitionKey.name] {
+                for r in 0..<n {
+                    let h = PartitionHash.hash(col.value(at: r))
+                    let name = "\(Collection.defaultPartition)_\(h % UInt64(numPartitions))"
+                    rowPartition[r] = Int32(partitionNames.firstIndex(of: name) ?? 0)
+                }
+            } else {
+                let p = partitionNames.firstIndex(of: partition ?? Collection.defaultPartition) ?? 0
+                for r in 0..<n { rowPartition[r] = Int32(p) }
+            }
+            try context.log.append(.insert(collectionID: id, partitions: partitionNames, rowPartition: rowPartition, timestamp: ts, batch: batch))
+            let locations = apply(batch, rowPartition: rowPartition, partitionNames: partitionNames, ts: ts, writer: &w)
+            let segs = segments.withLock { $0 }
+            keys.withLock { idx in
+                for r in 0..<n {
+                    if let old = idx[pks[r]], let seg = segs[old.segment] {
+                        seg.markDeleted(row: Int(old.row), at: ts)
+                    }
+                    idx[pks[r]] = locations[r]
+                }
+            }
+            for s in Set(locations.map(\.segment)) { segs[s]?.publish() }
+            committed.store(ts.rawValue, ordering: .releasing)
+            return MutationResult(primaryKeys: pks, timestamp: ts, count: n)
+        }
+    }
+
+    /// Appends the rows to their partitions' growing segments, sealing full ones; returns each
+    /// row's location. Rows are not yet visible to readers.
+    private func apply(_ batch: ColumnBatch, rowPartition: [Int32], partitionNames: [String], ts: Timestamp,
+                       writer w: inout WriterState) -> [RowLocation] {
+        let n = batch.rowCount
+        var locations = [RowLocation](repeating: RowLocation(segment: SegmentID(0), row: 0), count: n)
+        var groups: [Int32: [Int]] = [:]
+        for r in 0..<n { groups[rowPartition[r], default: []].append(r) }
+        for (p, rows) in groups.sorted(by: { $0.key < $1.key }) {
+            let partition = partitionNames[Int(p)]
+            var done = 0
+            while done < rows.count {
+                let seg = growingSegment(partition: partition, writer: &w)
+                let take = min(rows.count - done, seg.remainingCapacity)
+                let piece = Array(rows[done ..< done + take])
+                let sub = (piece.count == n) ? batch : batch.gathering(piece)
+                let first = seg.append(sub, ts: ts)
+                for (k, r) in piece.enumerated() { locations[r] = RowLocation(segment: seg.id, row: UInt32(first + k)) }
+                done += take
+                if seg.remainingCapacity == 0 {
+                    seg.publish()
+                    seg.seal()
+                    w.growing[partition] = nil
+                }
+            }
+        }
+        return locations
+    }
+
+    private func growingSegment(partition: String, writer w: inout WriterState) -> Segment {
+        if let s = w.growing[partition], s.remainingCapacity > 0 { return s }
+        let seg = Segment(id: SegmentID(UInt64(context.newID())), partition: partition, schema: schema,
+                          capacity: context.options.segmentMaxRows)
+        w.growing[partition] = seg
+        segments.withLock { $0[seg.id] = seg }
+        return seg
+    }
+
+    static func primaryKeys(of batch: ColumnBatch, field: FieldSchema) -> [PrimaryKey] {
+        switch batch[field.name]!.data {
+        case .int64(let v): return v.map { .int($0) }
+        case .string(let v): return v.map { .string($0) }
+        default: preconditionFailure("primary key column has an unexpected type")
+        }
+    }
+}
+
+/// The stable hash that spreads rows over partitions by their partition key (FNV-1a, 64-bit).
+enum PartitionHash {
+    static func hash(_ v: FieldValue) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ b: UInt8) { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        switch v {
+        case .int(let i): withUnsafeBytes(of: i.littleEndian) { for b in $0 { mix(b) } }
+        case .string(let s): for b in s.utf8 { mix(b) }
+        default: break
+        }
+        return h
+    }
+}

@@ -1,0 +1,285 @@
+import Glibc
+import OspreyCore
+import Synchronization
+
+/// An Osprey database: the root of the embedding API. It holds databases (namespaces, with
+/// `default` always present), their collections and aliases.
+///
+/// ```swift
+/// let db = try Database.open(at: "./osprey-data")
+/// let schema = CollectionSchema(fields: [
+///     .primaryKey("id"),
+///     .vector("embedding", dim: 4),
+///     .scalar("title", .varchar, maxLength: 200),
+/// ])
+/// let faces = try db.createCollection("faces", schema: schema)
+/// try faces.insert([["id": 1, "embedding": .floatVector([0.1, 0.2, 0.3, 0.4]), "title": "a"]])
+/// let hits = try faces.search(SearchRequest(vectors: [.floatVector([0.1, 0.2, 0.3, 0.4])], limit: 3))
+/// ```
+///
+/// Thread safety: every method is safe to call from several threads at once.
+public final class Database: Sendable {
+    /// The name of the database that always exists.
+    public static let defaultDatabase = "default"
+
+    struct Namespace: Sendable {
+        var id: Int64
+        var created: Timestamp
+        var properties: [String: String]
+        var collections: [String: Collection] = [:]
+        /// alias → collection name
+        var aliases: [String: String] = [:]
+    }
+
+    /// The data directory, or nil for a database that lives in memory only.
+    public let path: String?
+    let context: EngineContext
+    let namespaces: Mutex<[String: Namespace]>
+
+    init(path: String?, options: DatabaseOptions, log: any MutationLog) {
+        self.path = path
+        self.context = EngineContext(options: options, log: log)
+        let now = context.oracle.next()
+        self.namespaces = Mutex([Database.defaultDatabase: Namespace(id: 1, created: now, properties: [:])])
+    }
+
+    /// Opens (creating if needed) the database whose data lives in the directory `path`.
+    ///
+    /// - Throws: `OspreyError.storage` when the directory cannot be created or used.
+    public static func open(at path: String, options: DatabaseOptions = DatabaseOptions()) throws(OspreyError) -> Database {
+        var st = stat()
+        if stat(path, &st) != 0 {
+            guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
+                throw .storage("cannot create the data directory '\(path)': \(String(cString: strerror(errno)))")
+            }
+        } else if st.st_mode & S_IFMT != S_IFDIR {
+            throw .storage("'\(path)' exists and is not a directory")
+        }
+        return Database(path: path, options: options, log: VolatileLog())
+    }
+
+    /// A database that keeps everything in memory and forgets it when closed.
+    public static func inMemory(options: DatabaseOptions = DatabaseOptions()) -> Database {
+        Database(path: nil, options: options, log: VolatileLog())
+    }
+
+    /// Closes the database; later calls on it or its collections throw `OspreyError.closed`.
+    public func close() throws(OspreyError) {
+        guard !context.isClosed else { return }
+        for c in namespaces.withLock({ $0.values.flatMap { $0.collections.values } }) { try? c.flush() }
+        context.close()
+    }
+
+    // MARK: - Databases
+
+    /// The names of the databases, `default` first.
+    public func listDatabases() -> [String] {
+        namespaces.withLock { ns in [Database.defaultDatabase] + ns.keys.filter { $0 != Database.defaultDatabase }.sorted() }
+    }
+
+    /// Creates a database (a namespace for collections).
+    public func createDatabase(_ name: String, properties: [String: String] = [:]) throws(OspreyError) {
+        try context.checkOpen()
+        do { try Naming.validate(name, what: "database name") } catch { throw .validation(error) }
+        let id = context.newID(), now = context.oracle.next()
+        try namespaces.withLock { ns throws(OspreyError) in
+            guard ns[name] == nil else { throw .alreadyExists(kind: "database", name: name) }
+            guard ns.count < 64 else { throw .invalidArgument("at most 64 databases are allowed") }
+            ns[name] = Namespace(id: id, created: now, properties: properties)
+        }
+    }
+
+    /// Drops an empty database. `default` cannot be dropped.
+    public func dropDatabase(_ name: String) throws(OspreyError) {
+        try context.checkOpen()
+        guard name != Database.defaultDatabase else { throw .invalidArgument("the default database cannot be dropped") }
+        try namespaces.withLock { ns throws(OspreyError) in
+            guard let n = ns[name] else { throw .databaseNotFound(name) }
+            guard n.collections.isEmpty else {
+                throw .invalidArgument("database '\(name)' still has \(n.collections.count) collections; drop them first")
+            }
+            ns[name] = nil
+        }
+    }
+
+    /// The id, creation time and properties of a database.
+    public func describeDatabase(_ name: String) throws(OspreyError) -> (id: Int64, created: Timestamp, properties: [String: String]) {
+        try namespaces.withLock { ns throws(OspreyError) in
+            guard let n = ns[name] else { throw .databaseNotFound(name) }
+            return (n.id, n.created, n.properties)
+        }
+    }
+
+    /// Sets or removes database properties.
+    public func alterDatabase(_ name: String, set: [String: String] = [:], remove: [String] = []) throws(OspreyError) {
+        try namespaces.withLock { ns throws(OspreyError) in
+            guard ns[name] != nil else { throw .databaseNotFound(name) }
+            for (k, v) in set { ns[name]!.properties[k] = v }
+            for k in remove { ns[name]!.properties[k] = nil }
+        }
+    }
+
+    func withNamespace<R>(_ db: String, _ body: (inout Namespace) throws(OspreyError) -> R) throws(OspreyError) -> R {
+        let name = db.isEmpty ? Database.defaultDatabase : db
+        return try namespaces.withLock { ns throws(OspreyError) -> R in
+            guard ns[name] != nil else { throw .databaseNotFound(name) }
+            return try body(&ns[name]!)
+        }
+    }
+
+    // MARK: - Collections
+
+    /// Creates a collection. The schema is validated and field ids are assigned.
+    ///
+    /// - Throws: `.validation` for a bad schema or name, `.alreadyExists` when a collection or
+    ///   alias has the name.
+    @discardableResult
+    public func createCollection(_ name: String, schema: CollectionSchema, database: String = Database.defaultDatabase,
+                                 options: CollectionOptions = CollectionOptions()) throws(OspreyError) -> Collection {
+        try context.checkOpen()
+        let validated: CollectionSchema
+        do {
+            try Naming.validate(name, what: "collection name")
+            validated = try schema.validated()
+        } catch { throw .validation(error) }
+        if validated.primaryKey.autoID, validated.primaryKey.dataType != .int64 {
+            throw .validation(ValidationError(.invalidSchema, "auto_id needs an INT64 primary key", field: validated.primaryKey.name))
+        }
+        if validated.partitionKey != nil, !(1...1024).contains(options.numPartitions) {
+            throw .invalidArgument("num_partitions must be in 1...1024, got \(options.numPartitions)")
+        }
+        if let ttl = options.properties[Collection.ttlProperty], Int(ttl).map({ $0 < 0 }) ?? true {
+            throw .invalidArgument("\(Collection.ttlProperty) must be a non-negative integer number of seconds, got '\(ttl)'")
+        }
+        let id = context.newID()
+        return try withNamespace(database) { ns throws(OspreyError) -> Collection in
+            guard ns.collections[name] == nil, ns.aliases[name] == nil else { throw .alreadyExists(kind: "collection", name: name) }
+            guard ns.collections.count < 65_536 else { throw .invalidArgument("too many collections") }
+            let c = Collection(id: id, database: database.isEmpty ? Database.defaultDatabase : database, name: name,
+                               schema: validated, options: options, context: context)
+            ns.collections[name] = c
+            return c
+        }
+    }
+
+    /// The collection with this name or alias.
+    public func collection(_ name: String, database: String = Database.defaultDatabase) throws(OspreyError) -> Collection {
+        try context.checkOpen()
+        return try withNamespace(database) { ns throws(OspreyError) -> Collection in
+            if let c = ns.collections[name] { return c }
+            if let target = ns.aliases[name], let c = ns.collections[target] { return c }
+            throw .collectionNotFound(name)
+        }
+    }
+
+    /// Whether a collection (or alias) with this name exists.
+    public func hasCollection(_ name: String, database: String = Database.defaultDatabase) -> Bool {
+        (try? collection(name, database: database)) != nil
+    }
+
+    /// The names of the collections, sorted.
+    public func listCollections(database: String = Database.defaultDatabase) throws(OspreyError) -> [String] {
+        try withNamespace(database) { ns throws(OspreyError) in ns.collections.keys.sorted() }
+    }
+
+    /// Drops a collection and all its data. Dropping a collection that does not exist is not
+    /// an error (as in Milvus); dropping one that still has aliases is.
+    public func dropCollection(_ name: String, database: String = Database.defaultDatabase) throws(OspreyError) {
+        try context.checkOpen()
+        try withNamespace(database) { ns throws(OspreyError) in
+            guard ns.collections[name] != nil else { return }
+            let aliases = ns.aliases.filter { $0.value == name }.map(\.key).sorted()
+            guard aliases.isEmpty else {
+                throw .invalidArgument("collection '\(name)' still has aliases (\(aliases.joined(separator: ", "))); drop them first")
+            }
+            ns.collections[name] = nil
+        }
+    }
+
+    /// Renames a collection, optionally moving it to another database.
+    public func renameCollection(_ name: String, to newName: String, database: String = Database.defaultDatabase,
+                                 newDatabase: String? = nil) throws(OspreyError) {
+        try context.checkOpen()
+        do { try Naming.validate(newName, what: "collection name") } catch { throw .validation(error) }
+        let target = (newDatabase?.isEmpty ?? true) ? (database.isEmpty ? Database.defaultDatabase : database) : newDatabase!
+        let source = database.isEmpty ? Database.defaultDatabase : database
+        try namespaces.withLock { ns throws(OspreyError) in
+            guard ns[source] != nil else { throw .databaseNotFound(source) }
+            guard ns[target] != nil else { throw .databaseNotFound(target) }
+            guard let c = ns[source]!.collections[name] else { throw .collectionNotFound(name) }
+            guard ns[target]!.collections[newName] == nil, ns[target]!.aliases[newName] == nil else {
+                throw .alreadyExists(kind: "collection", name: newName)
+            }
+            if source != target, ns[source]!.aliases.values.contains(name) {
+                throw .invalidArgument("collection '\(name)' has aliases; drop them before moving it to another database")
+            }
+            ns[source]!.collections[name] = nil
+            ns[target]!.collections[newName] = c
+            for (a, t) in ns[source]!.aliases where t == name { ns[source]!.aliases[a] = newName }
+            c.rename(to: newName)
+        }
+    }
+
+    // MARK: - Aliases
+
+    /// Creates an alias: another name under which the collection can be used.
+    public func createAlias(_ alias: String, collection: String, database: String = Database.defaultDatabase) throws(OspreyError) {
+        try context.checkOpen()
+        do { try Naming.validate(alias, what: "alias") } catch { throw .validation(error) }
+        try withNamespace(database) { ns throws(OspreyError) in
+            guard ns.collections[alias] == nil else {
+                throw .invalidArgument("alias '\(alias)' is the name of an existing collection")
+            }
+            guard ns.aliases[alias] == nil else { throw .alreadyExists(kind: "alias", name: alias) }
+            guard ns.collections[collection] != nil else { throw .collectionNotFound(collection) }
+            ns.aliases[alias] = collection
+            Database.refreshAliases(&ns)
+        }
+    }
+
+    /// Points an existing alias at another collection.
+    public func alterAlias(_ alias: String, collection: String, database: String = Database.defaultDatabase) throws(OspreyError) {
+        try context.checkOpen()
+        try withNamespace(database) { ns throws(OspreyError) in
+            guard ns.aliases[alias] != nil else { throw .aliasNotFound(alias) }
+            guard ns.collections[collection] != nil else { throw .collectionNotFound(collection) }
+            ns.aliases[alias] = collection
+            Database.refreshAliases(&ns)
+        }
+    }
+
+    /// Drops an alias (the collection stays).
+    public func dropAlias(_ alias: String, database: String = Database.defaultDatabase) throws(OspreyError) {
+        try context.checkOpen()
+        try withNamespace(database) { ns throws(OspreyError) in
+            guard ns.aliases[alias] != nil else { throw .aliasNotFound(alias) }
+            ns.aliases[alias] = nil
+            Database.refreshAliases(&ns)
+        }
+    }
+
+    /// The collection an alias names.
+    public func describeAlias(_ alias: String, database: String = Database.defaultDatabase) throws(OspreyError) -> String {
+        try withNamespace(database) { ns throws(OspreyError) -> String in
+            guard let c = ns.aliases[alias] else { throw .aliasNotFound(alias) }
+            return c
+        }
+    }
+
+    /// The aliases of one collection, or of every collection, sorted.
+    public func listAliases(collection: String? = nil, database: String = Database.defaultDatabase) throws(OspreyError) -> [String] {
+        try withNamespace(database) { ns throws(OspreyError) -> [String] in
+            if let collection, !collection.isEmpty {
+                guard ns.collections[collection] != nil else { throw .collectionNotFound(collection) }
+                return ns.aliases.filter { $0.value == collection }.map(\.key).sorted()
+            }
+            return ns.aliases.keys.sorted()
+        }
+    }
+
+    static func refreshAliases(_ ns: inout Namespace) {
+        var byCollection: [String: [String]] = [:]
+        for (a, c) in ns.aliases { byCollection[c, default: []].append(a) }
+        for (name, c) in ns.collections { c.setAliases(byCollection[name] ?? []) }
+    }
+}

@@ -1,0 +1,55 @@
+import OspreyCore
+import Synchronization
+
+/// A mutation as the write path records it before applying it: the seam where the
+/// write-ahead log plugs in.
+enum MutationRecord: Sendable {
+    case insert(collectionID: Int64, partitions: [String], rowPartition: [Int32], timestamp: Timestamp, batch: ColumnBatch)
+    case delete(collectionID: Int64, keys: [PrimaryKey], timestamp: Timestamp)
+}
+
+/// Where the write path records mutations; `append` returns once the record is as durable
+/// as the policy promises.
+///
+/// Thread safety: implementations are safe to call from several threads.
+protocol MutationLog: Sendable {
+    func append(_ record: MutationRecord) throws(OspreyError)
+}
+
+/// A log that keeps nothing (an in-memory database).
+struct VolatileLog: MutationLog {
+    func append(_ record: MutationRecord) throws(OspreyError) {}
+}
+
+/// What every collection of one open database shares: the timestamp oracle, id counters,
+/// options and the mutation log.
+///
+/// Thread safety: safe to use from several threads.
+final class EngineContext: Sendable {
+    let oracle = TimestampOracle()
+    let options: DatabaseOptions
+    let log: any MutationLog
+    private let nextID = Atomic<Int64>(1)
+    private let closedFlag = Atomic<Bool>(false)
+
+    init(options: DatabaseOptions, log: any MutationLog) {
+        self.options = options
+        self.log = log
+        // Ids start from the clock so that they stay unique across restarts of an in-memory
+        // database too; the storage layer restores the counter from the catalog.
+        nextID.store(Int64(TimestampOracle.nowMilliseconds()) << 12, ordering: .relaxed)
+    }
+
+    /// A fresh identifier for a collection, partition, segment or index.
+    func newID() -> Int64 { nextID.add(1, ordering: .relaxed).newValue }
+
+    /// `count` consecutive fresh identifiers (auto_id primary keys); returns the first.
+    func newIDs(_ count: Int) -> Int64 { nextID.add(Int64(count), ordering: .relaxed).newValue - Int64(count) + 1 }
+
+    var isClosed: Bool { closedFlag.load(ordering: .acquiring) }
+    func close() { closedFlag.store(true, ordering: .releasing) }
+
+    func checkOpen() throws(OspreyError) {
+        if isClosed { throw .closed }
+    }
+}
