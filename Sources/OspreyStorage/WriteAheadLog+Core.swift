@@ -48,9 +48,10 @@ final class WALCore: @unchecked Sendable {
             FileNames.walFileLSN(name).map { (firstLSN: $0, path: FilePath.join(directory, name)) }
         }.sorted { $0.firstLSN < $1.firstLSN }
 
-        // A crash while a new file was being created can leave it without a full header;
-        // nothing was ever appended to it, so it is removed.
-        if let last = found.last, try fs.fileSize(last.path) < LogFileHeader.size {
+        // A crash while a new file was being created can leave it without a complete,
+        // valid header (short, or zeros where the header never reached the disk); nothing
+        // was ever appended to it, so it is removed.
+        if let last = found.last, try WALCore.isIncompleteNewFile(last.path, fs: fs) {
             try fs.remove(last.path)
             try fs.syncDirectory(directory)
             report.removedIncompleteFile = last.path
@@ -101,6 +102,17 @@ final class WALCore: @unchecked Sendable {
         durableLSN = next - 1
         activeHasRecords = hasRecords
         try startWriter()
+    }
+
+    static func isIncompleteNewFile(_ path: String, fs: any FileSystem) throws -> Bool {
+        let size = try fs.fileSize(path)
+        if size < LogFileHeader.size { return true }
+        if size > LogFileHeader.size { return false }
+        let bytes = try fs.readFile(path)
+        let valid = bytes.withUnsafeBytes {
+            (try? LogFileHeader.decode($0, magic: LogFileHeader.walMagic, path: path)) != nil
+        }
+        return !valid
     }
 
     static func createLogFile(_ path: String, firstLSN: UInt64, fs: any FileSystem, directory: String) throws
