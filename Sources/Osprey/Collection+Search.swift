@@ -303,6 +303,6 @@ final class TaskResults<T>: @unchecked Sendable {
 }
 
 /// How many threads a read spreads over.
-enum Parallelism {
-    static let cores: Int = Swift.max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+public enum Parallelism {
+    public static let cores: Int = Swift.max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 }
