@@ -160,18 +160,23 @@ enum LogRecord {
         guard length <= remaining - headerSize else {
             return .invalid("record of \(length) bytes extends \(length - (remaining - headerSize)) bytes past the end of the file")
         }
+        let sequence = buffer.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self).littleEndian
+        let kind = buffer[offset + 16]
+        let wellFormed = kind != 0 && buffer[offset + 17] == 0 && buffer[offset + 18] == 0 && buffer[offset + 19] == 0
+        // When searching (no expected sequence), cheap checks come before the CRC; they
+        // reject nearly every offset that is not the start of a record.
+        if expected == nil {
+            guard wellFormed, sequence >= minimumSequence,
+                sequence - minimumSequence <= UInt64(buffer.count / headerSize)
+            else { return .invalid("not a record") }
+        }
         let stored = buffer.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian
         let covered = UnsafeRawBufferPointer(rebasing: buffer[(offset + 4)..<(offset + headerSize + length)])
         guard CRC32C.checksum(covered) == stored else { return .invalid("record checksum mismatch") }
-        let sequence = buffer.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self).littleEndian
-        let kind = buffer[offset + 16]
-        guard kind != 0, buffer[offset + 17] == 0, buffer[offset + 18] == 0, buffer[offset + 19] == 0 else {
-            return .invalid("malformed record header (kind \(kind))")
-        }
+        guard wellFormed else { return .invalid("malformed record header (kind \(kind))") }
         if let expected, sequence != expected {
             return .invalid("record sequence \(sequence) where \(expected) was expected")
         }
-        if sequence < minimumSequence { return .invalid("stale record sequence \(sequence)") }
         return .valid(length: length, kind: kind)
     }
 
@@ -182,7 +187,7 @@ enum LogRecord {
     ) -> Int? {
         var p = offset + 1
         while p + headerSize <= buffer.count {
-            if buffer[p + 16] != 0, buffer[p + 17] == 0, buffer[p + 18] == 0, buffer[p + 19] == 0,
+            if buffer[p + 16] != 0,
                 case .valid = check(buffer, at: p, expected: nil, minimumSequence: minimumSequence, maxPayload: maxPayload)
             {
                 return p

@@ -44,9 +44,7 @@ final class WALCore: @unchecked Sendable {
         self.options = options
         try fs.createDirectory(directory)
         var report = WALRecoveryReport(lastLSN: .zero, fileCount: 0)
-        var found = try fs.list(directory).compactMap { name in
-            FileNames.walFileLSN(name).map { (firstLSN: $0, path: FilePath.join(directory, name)) }
-        }.sorted { $0.firstLSN < $1.firstLSN }
+        var found = try Self.listFiles(directory, fs: fs)
 
         // A crash while a new file was being created can leave it without a complete,
         // valid header (short, or zeros where the header never reached the disk); nothing
@@ -326,7 +324,20 @@ extension WALCore {
     func replay(
         from: UInt64, _ body: (LSN, UnsafeRawBufferPointer) throws -> Void
     ) throws -> WALReplayStatistics {
-        let snapshot = fileList
+        try Self.replay(files: fileList, fs: fs, maxRecordSize: options.maxRecordSize, from: from, body)
+    }
+
+    /// The WAL files in `directory`, oldest first.
+    static func listFiles(_ directory: String, fs: any FileSystem) throws -> [(firstLSN: UInt64, path: String)] {
+        try fs.list(directory).compactMap { name in
+            FileNames.walFileLSN(name).map { (firstLSN: $0, path: FilePath.join(directory, name)) }
+        }.sorted { $0.firstLSN < $1.firstLSN }
+    }
+
+    static func replay(
+        files snapshot: [(firstLSN: UInt64, path: String)], fs: any FileSystem, maxRecordSize: Int, from: UInt64,
+        _ body: (LSN, UnsafeRawBufferPointer) throws -> Void
+    ) throws -> WALReplayStatistics {
         var stats = WALReplayStatistics()
         guard let oldest = snapshot.first else { return stats }
         if from < oldest.firstLSN && !(from == 0 && oldest.firstLSN == 1) {
@@ -353,7 +364,7 @@ extension WALCore {
             }
             stats.files += 1
             let scan = try LogRecord.scan(
-                mapped.bytes, from: LogFileHeader.size, firstSequence: firstLSN, maxPayload: options.maxRecordSize
+                mapped.bytes, from: LogFileHeader.size, firstSequence: firstLSN, maxPayload: maxRecordSize
             ) { sequence, _, payload in
                 guard sequence >= from else { return }
                 stats.records += 1

@@ -177,6 +177,18 @@ package final class WriteAheadLog: Sendable {
         try core.replay(from: from.rawValue, body)
     }
 
+    /// Reads the log in `directory` without opening it for appending and without repairing
+    /// anything (for inspection tools): like `replay`, except that a damaged tail of the
+    /// newest file simply ends the replay. Must not run while another process appends.
+    package static func readOnlyReplay(
+        directory: String, fileSystem: any FileSystem = PosixFileSystem(), from: LSN = LSN(1),
+        maxRecordSize: Int = WALOptions().maxRecordSize, _ body: (LSN, UnsafeRawBufferPointer) throws -> Void
+    ) throws -> WALReplayStatistics {
+        try WALCore.replay(
+            files: try WALCore.listFiles(directory, fs: fileSystem), fs: fileSystem, maxRecordSize: maxRecordSize,
+            from: from.rawValue, body)
+    }
+
     /// Removes the files all of whose records have LSN ≤ `checkpoint` (never the file being
     /// appended to). Returns the paths removed.
     @discardableResult

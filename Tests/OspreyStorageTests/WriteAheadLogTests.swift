@@ -158,6 +158,76 @@ import OspreyCore
     }
 }
 
+extension WriteAheadLogTests {
+    @Test func closeRacingWithAppendersNeitherHangsNorLosesAcknowledgedRecords() throws {
+        let dir = TemporaryDirectory()
+        let wal = try WriteAheadLog.open(directory: dir.join("wal"))
+        let acknowledged = ThreadSafeBox<[LSN]>([])
+        let refused = ThreadSafeBox(0)
+        let started = DispatchSemaphore(value: 0)
+        let group = DispatchGroup()
+        for a in 0..<4 {
+            group.enter()
+            Thread {
+                started.signal()
+                for i in 0..<10_000 {
+                    do {
+                        let lsn = try wal.appendBlocking(testPayload(a * 100_000 + i, size: 50))
+                        acknowledged.mutate { $0.append(lsn) }
+                    } catch {
+                        refused.mutate { $0 += 1 }
+                        break
+                    }
+                }
+                group.leave()
+            }.start()
+        }
+        for _ in 0..<4 { started.wait() }
+        usleep(20_000)
+        try wal.close()
+        group.wait()
+        #expect(refused.value > 0, "appenders still running were refused after close")
+        let reopened = try WriteAheadLog.open(directory: dir.join("wal"))
+        let replayed = Set(try replayAll(reopened).map(\.0))
+        #expect(Set(acknowledged.value).isSubset(of: replayed))
+        #expect(replayed.count == acknowledged.value.count, "nothing unacknowledged was written")
+        try reopened.close()
+    }
+
+    @Test func readOnlyReplayRepairsNothing() async throws {
+        let dir = TemporaryDirectory()
+        let wal = try WriteAheadLog.open(directory: dir.join("wal"))
+        for i in 0..<5 { _ = try await wal.append(testPayload(i, size: 10)) }
+        let path = wal.files[0].path
+        try wal.close()
+        let f = try PosixFileSystem().openForAppend(path)
+        try f.append([1, 2, 3])
+        try f.close()
+        var seen: [LSN] = []
+        let stats = try WriteAheadLog.readOnlyReplay(directory: dir.join("wal"), from: LSN(2)) { lsn, _ in seen.append(lsn) }
+        #expect(seen == [2, 3, 4, 5].map { LSN($0) })
+        #expect(stats.records == 4 && stats.lastLSN == LSN(5))
+        #expect(try PosixFileSystem().fileSize(path) == LogFileHeader.size + 5 * (LogRecord.headerSize + 10) + 3)
+    }
+
+    @Test func scanReportsWhyItStopped() {
+        var log: [UInt8] = []
+        for seq in [UInt64(7), 8, 10] {
+            [UInt8](repeating: UInt8(seq), count: 5).withUnsafeBytes {
+                LogRecord.append(to: &log, sequence: seq, kind: 1, payload: $0)
+            }
+        }
+        log.withUnsafeBytes { raw in
+            var payloads: [[UInt8]] = []
+            let result = LogRecord.scan(raw, from: 0, firstSequence: 7, maxPayload: 100) { _, _, p in payloads.append(Array(p)) }
+            #expect(payloads == [[7, 7, 7, 7, 7], [8, 8, 8, 8, 8]])
+            #expect(result.lastSequence == 8 && result.validEnd == 50)
+            #expect(result.damage == LogRecord.Damage(
+                offset: 50, reason: "record sequence 10 where 9 was expected", laterValidRecord: nil))
+        }
+    }
+}
+
 /// A value shared between threads under a lock, for tests.
 final class ThreadSafeBox<T>: @unchecked Sendable {
     private let lock = NSLock()
