@@ -48,7 +48,7 @@ def normalize(x):
 
 
 def clustered(n, nq, rng, dim=128, centres=1000):
-    c = rng.normal(size=(centres, dim)).astype(np.float32) * 4
+    c = rng.normal(size=(centres, dim)).astype(np.float32) * 1.5
     spread = rng.uniform(0.5, 1.5, size=centres).astype(np.float32)
 
     def draw(m):

@@ -28,6 +28,7 @@ int osp_kernel_select(int type, int metric, int isa, osp_kernel *out) {
         if (osp_haswell_pair[type][metric] == NULL) return -1;
         out->pair = osp_haswell_pair[type][metric];
         out->many = osp_haswell_many[type][metric];
+        out->gather = osp_haswell_gather[type][metric];
         out->isa = isa;
         return 0;
     }
@@ -35,6 +36,7 @@ int osp_kernel_select(int type, int metric, int isa, osp_kernel *out) {
     if (osp_serial_pair[type][metric] == NULL) return -1;
     out->pair = osp_serial_pair[type][metric];
     out->many = osp_serial_many[type][metric];
+    out->gather = osp_serial_gather[type][metric];
     out->isa = OSP_ISA_SERIAL;
     return 0;
 }

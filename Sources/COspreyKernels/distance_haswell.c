@@ -224,6 +224,72 @@ HSW static void bin_jaccard_many(const void *q, const void *base, size_t n, size
     for (size_t j = 0; j < n; j++) out[j] = bin_jaccard(q, (const uint8_t *)base + j * (dim / 8), dim);
 }
 
+/* [sum(a), sum(b), sum(c), sum(d)] */
+HSW static inline __m128 reduce4(__m256 a, __m256 b, __m256 c, __m256 d) {
+    __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+
+/* float32 L2 / IP against four gathered vectors at a time: the query is loaded once per step and
+ * four independent accumulator chains keep both FMA ports busy while the loads stream in. */
+#define DEFINE_F32_GATHER(NAME, STEP, SIGN, SINGLE)                                                  \
+    HSW static void NAME(const void *q, const void *base, const uint32_t *ids, size_t count,           \
+                         size_t stride, size_t dim, float *out) {                                      \
+        const float *a = q;                                                                            \
+        const char *b = base;                                                                          \
+        size_t full = dim & ~(size_t)7, r = dim - full;                                                \
+        __m256i tail = first_lanes(r == 0 ? 8 : r);                                                    \
+        size_t j = 0;                                                                                  \
+        for (; j + 4 <= count; j += 4) {                                                               \
+            const float *b0 = (const float *)(b + (size_t)ids[j] * stride);                            \
+            const float *b1 = (const float *)(b + (size_t)ids[j + 1] * stride);                        \
+            const float *b2 = (const float *)(b + (size_t)ids[j + 2] * stride);                        \
+            const float *b3 = (const float *)(b + (size_t)ids[j + 3] * stride);                        \
+            __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                                \
+            size_t i = 0;                                                                              \
+            for (; i < full; i += 8) {                                                                 \
+                __m256 x = _mm256_loadu_ps(a + i);                                                     \
+                STEP(x, _mm256_loadu_ps(b0 + i), s0);                                                  \
+                STEP(x, _mm256_loadu_ps(b1 + i), s1);                                                  \
+                STEP(x, _mm256_loadu_ps(b2 + i), s2);                                                  \
+                STEP(x, _mm256_loadu_ps(b3 + i), s3);                                                  \
+            }                                                                                          \
+            if (r) {                                                                                   \
+                __m256 x = _mm256_maskload_ps(a + i, tail);                                            \
+                STEP(x, _mm256_maskload_ps(b0 + i, tail), s0);                                         \
+                STEP(x, _mm256_maskload_ps(b1 + i, tail), s1);                                         \
+                STEP(x, _mm256_maskload_ps(b2 + i, tail), s2);                                         \
+                STEP(x, _mm256_maskload_ps(b3 + i, tail), s3);                                         \
+            }                                                                                          \
+            _mm_storeu_ps(out + j, _mm_mul_ps(_mm_set1_ps(SIGN), reduce4(s0, s1, s2, s3)));            \
+        }                                                                                              \
+        for (; j < count; j++) out[j] = SINGLE(q, b + (size_t)ids[j] * stride, dim);                   \
+    }
+#define L2_STEP(x, y, s) do { __m256 d_ = _mm256_sub_ps(x, y); s = _mm256_fmadd_ps(d_, d_, s); } while (0)
+#define IP_STEP(x, y, s) do { s = _mm256_fmadd_ps(x, y, s); } while (0)
+DEFINE_F32_GATHER(f32_l2_gather, L2_STEP, 1.0f, f32_l2)
+DEFINE_F32_GATHER(f32_ip_gather, IP_STEP, -1.0f, f32_ip)
+
+#define GATHER(NAME)                                                                                  \
+    HSW static void NAME##_gather(const void *q, const void *base, const uint32_t *ids, size_t count,   \
+                                  size_t stride, size_t dim, float *out) {                             \
+        const char *b = base;                                                                          \
+        for (size_t j = 0; j < count; j++) out[j] = NAME(q, b + (size_t)ids[j] * stride, dim);         \
+    }
+GATHER(f32_cos)
+GATHER(f16_l2) GATHER(f16_ip) GATHER(f16_cos)
+GATHER(bf16_l2) GATHER(bf16_ip) GATHER(bf16_cos)
+GATHER(i8_l2) GATHER(i8_ip) GATHER(i8_cos)
+GATHER(bin_hamming) GATHER(bin_jaccard)
+
+const osp_gather_fn osp_haswell_gather[5][5] = {
+    {f32_l2_gather, f32_ip_gather, f32_cos_gather, NULL, NULL},
+    {f16_l2_gather, f16_ip_gather, f16_cos_gather, NULL, NULL},
+    {bf16_l2_gather, bf16_ip_gather, bf16_cos_gather, NULL, NULL},
+    {i8_l2_gather, i8_ip_gather, i8_cos_gather, NULL, NULL},
+    {NULL, NULL, NULL, bin_hamming_gather, bin_jaccard_gather},
+};
+
 const osp_pair_fn osp_haswell_pair[5][5] = {
     {f32_l2, f32_ip, f32_cos, NULL, NULL},
     {f16_l2, f16_ip, f16_cos, NULL, NULL},

@@ -193,3 +193,27 @@ void osp_f32_norms_sq(const float *base, size_t count, size_t dim, float *out) {
         out[j] = s;
     }
 }
+
+void osp_gather_with(osp_pair_fn pair, const void *q, const void *base, const uint32_t *ids, size_t count,
+                     size_t stride, size_t dim, float *out) {
+    for (size_t j = 0; j < count; j++) out[j] = pair(q, (const char *)base + (size_t)ids[j] * stride, dim);
+}
+
+#define GATHER(NAME)                                                                                  \
+    static void NAME##_gather(const void *q, const void *base, const uint32_t *ids, size_t count,       \
+                              size_t stride, size_t dim, float *out) {                                 \
+        osp_gather_with(NAME, q, base, ids, count, stride, dim, out);                                  \
+    }
+GATHER(f32_l2) GATHER(f32_ip) GATHER(f32_cos)
+GATHER(f16_l2) GATHER(f16_ip) GATHER(f16_cos)
+GATHER(bf16_l2) GATHER(bf16_ip) GATHER(bf16_cos)
+GATHER(i8_l2) GATHER(i8_ip) GATHER(i8_cos)
+GATHER(bin_hamming) GATHER(bin_jaccard)
+
+const osp_gather_fn osp_serial_gather[5][5] = {
+    {f32_l2_gather, f32_ip_gather, f32_cos_gather, NULL, NULL},
+    {f16_l2_gather, f16_ip_gather, f16_cos_gather, NULL, NULL},
+    {bf16_l2_gather, bf16_ip_gather, bf16_cos_gather, NULL, NULL},
+    {i8_l2_gather, i8_ip_gather, i8_cos_gather, NULL, NULL},
+    {NULL, NULL, NULL, bin_hamming_gather, bin_jaccard_gather},
+};

@@ -6,12 +6,17 @@
 /* Serial (portable) kernels, indexed [type][metric]; NULL where unsupported. */
 extern const osp_pair_fn osp_serial_pair[5][5];
 extern const osp_many_fn osp_serial_many[5][5];
+/* The gathered form from a pair kernel, one vector at a time. */
+void osp_gather_with(osp_pair_fn pair, const void *q, const void *base, const uint32_t *ids, size_t count,
+                     size_t stride, size_t dim, float *out);
+extern const osp_gather_fn osp_serial_gather[5][5];
 void osp_gemm_serial(const float *q, size_t nq, const float *b, size_t nb, size_t dim, float *out, size_t ldo);
 
 #if defined(__x86_64__)
 #define OSP_HAVE_HASWELL 1
 extern const osp_pair_fn osp_haswell_pair[5][5];
 extern const osp_many_fn osp_haswell_many[5][5];
+extern const osp_gather_fn osp_haswell_gather[5][5];
 void osp_gemm_haswell(const float *q, size_t nq, const float *b, size_t nb, size_t dim, float *out, size_t ldo);
 #else
 #define OSP_HAVE_HASWELL 0

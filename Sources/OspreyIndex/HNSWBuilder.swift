@@ -28,6 +28,7 @@ final class HNSWBuilder: @unchecked Sendable {
     /// [0]: global lock, [1]: entry node + 1 (0 = none), [2]: max level.
     let global: UnsafeMutablePointer<UInt32>
     let dist: VectorDistance.PairFunction
+    let kernel: VectorDistance
     let dim: Int
     let pool: ScratchPool
 
@@ -52,6 +53,7 @@ final class HNSWBuilder: @unchecked Sendable {
         global = .allocate(capacity: 3)
         global.initialize(repeating: 0, count: 3)
         dist = kernel.pair
+        self.kernel = kernel
         dim = kernel.dim
         pool = ScratchPool(nodeCount: n, linkCapacity: M0 + 1)
         let mL = 1 / Foundation.log(Double(Swift.max(M, 2)))
@@ -186,20 +188,29 @@ final class HNSWBuilder: @unchecked Sendable {
         cand.push(HeapEntry(d: entryDistance, id: UInt32(entry)))
         res.push(HeapEntry(d: entryDistance, id: UInt32(entry)))
         var bound = entryDistance
-        let buf = scratch.linkBuffer
+        let buf = scratch.linkBuffer, dists = scratch.dists, gather = kernel.gather
+        let vbase = UnsafeRawPointer(level0.pointer + vectorOffset), nodeBytes = self.nodeBytes, vb = vectorBytes
         while !cand.isEmpty {
             let c = cand.pop()
             if c.d > bound && res.count >= ef { break }
             let count = copyLinks(Int(c.id), level, into: buf)
+            var m = 0
             for j in 0..<count {
-                let e = Int(buf[j])
-                if j + 1 < count { osp_prefetch(vector(Int(buf[j + 1]))) }
-                if visited[e] == epoch { continue }
-                visited[e] = epoch
-                let d = dist(q, vector(e), dim)
+                let e = buf[j]
+                if visited[Int(e)] == epoch { continue }
+                visited[Int(e)] = epoch
+                osp_prefetch_range(vbase + Int(e) * nodeBytes, vb)
+                buf[m] = e
+                m += 1
+            }
+            if m == 0 { continue }
+            gather(q, vbase, buf, m, nodeBytes, dim, dists)
+            for j in 0..<m {
+                let d = dists[j]
                 if res.count < ef || d < bound {
-                    cand.push(HeapEntry(d: d, id: UInt32(e)))
-                    if res.count < ef { res.push(HeapEntry(d: d, id: UInt32(e))) } else { res.replaceTop(HeapEntry(d: d, id: UInt32(e))) }
+                    let e = buf[j]
+                    cand.push(HeapEntry(d: d, id: e))
+                    if res.count < ef { res.push(HeapEntry(d: d, id: e)) } else { res.replaceTop(HeapEntry(d: d, id: e)) }
                     bound = res.top.d
                 }
             }
@@ -285,6 +296,6 @@ final class HNSWBuilder: @unchecked Sendable {
         let entry = global[1] == 0 ? -1 : Int(global[1]) - 1
         return HNSWGraph(n: n, vectorBytes: vectorBytes, dim: dim, M: M, nodeBytes: nodeBytes, level0: level0,
                          levels: levelBuf, upperStart: upperStart, upper: upperAll, entry: entry,
-                         maxLevel: Int(global[2]), dist: dist)
+                         maxLevel: Int(global[2]), kernel: kernel)
     }
 }

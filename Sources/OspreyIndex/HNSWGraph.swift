@@ -23,10 +23,11 @@ final class HNSWGraph: Sendable {
     let entry: Int
     let maxLevel: Int
     let dist: VectorDistance.PairFunction
+    let gather: VectorDistance.GatherFunction
     let pool: ScratchPool
 
     init(n: Int, vectorBytes: Int, dim: Int, M: Int, nodeBytes: Int, level0: AlignedBuffer, levels: AlignedBuffer,
-         upperStart: AlignedBuffer, upper: AlignedBuffer, entry: Int, maxLevel: Int, dist: VectorDistance.PairFunction) {
+         upperStart: AlignedBuffer, upper: AlignedBuffer, entry: Int, maxLevel: Int, kernel: VectorDistance) {
         self.n = n
         self.vectorBytes = vectorBytes
         self.dim = dim
@@ -39,7 +40,8 @@ final class HNSWGraph: Sendable {
         self.upper = upper
         self.entry = entry
         self.maxLevel = maxLevel
-        self.dist = dist
+        dist = kernel.pair
+        gather = kernel.gather
         pool = ScratchPool(nodeCount: n, linkCapacity: 2 * M + 1)
     }
 
@@ -86,6 +88,8 @@ final class HNSWGraph: Sendable {
             guard let allowed else { return true }
             return (allowed[i >> 6] >> UInt64(i & 63)) & 1 != 0
         }
+        let ids = scratch.linkBuffer, dists = scratch.dists, gather = self.gather, vb = vectorBytes
+        let vbase = base + vOff
         visited[cur] = epoch
         cand.push(HeapEntry(d: curD, id: UInt32(cur)))
         var bound = Float.infinity
@@ -95,27 +99,31 @@ final class HNSWGraph: Sendable {
             if c.d > bound { break }
             let l = (base + Int(c.id) * nodeBytes).assumingMemoryBound(to: UInt32.self)
             let count = Int(l[0])
-            if count > 0 { osp_prefetch(visited + Int(l[1])) }
+            // Collect the unvisited neighbours, prefetch their vectors, then compute their distances
+            // in one gathered call (four at a time) so memory loads overlap.
+            var m = 0
             for j in 0..<count {
-                let e = Int(l[1 + j])
-                if j + 1 < count {
-                    let nx = Int(l[2 + j])
-                    osp_prefetch(visited + nx)
-                    osp_prefetch(base + nx * nodeBytes + vOff)
-                }
-                if visited[e] == epoch { continue }
-                visited[e] = epoch
-                let v = base + e * nodeBytes + vOff
-                let d = dist(q, v, dim)
+                let e = l[1 + j]
+                if visited[Int(e)] == epoch { continue }
+                visited[Int(e)] = epoch
+                osp_prefetch_range(vbase + Int(e) * nodeBytes, vb)
+                ids[m] = e
+                m += 1
+            }
+            if m == 0 { continue }
+            gather(q, vbase, ids, m, nodeBytes, dim, dists)
+            for j in 0..<m {
+                let d = dists[j]
                 if d < bound {
-                    cand.push(HeapEntry(d: d, id: UInt32(e)))
-                    osp_prefetch(base + Int(cand.top.id) * nodeBytes)
-                    if isAllowed(e) {
-                        if res.count < ef { res.push(HeapEntry(d: d, id: UInt32(e))) } else { res.replaceTop(HeapEntry(d: d, id: UInt32(e))) }
+                    let e = ids[j]
+                    cand.push(HeapEntry(d: d, id: e))
+                    if isAllowed(Int(e)) {
+                        if res.count < ef { res.push(HeapEntry(d: d, id: e)) } else { res.replaceTop(HeapEntry(d: d, id: e)) }
                         if res.count >= ef { bound = res.top.d }
                     }
                 }
             }
+            if !cand.isEmpty { osp_prefetch(base + Int(cand.top.id) * nodeBytes) }
         }
         while res.count > k { _ = res.pop() }
         var out = [Neighbor](repeating: Neighbor(distance: 0, row: RowID(0)), count: res.count)

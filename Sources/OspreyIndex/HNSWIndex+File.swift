@@ -96,7 +96,7 @@ extension HNSWIndex {
             guard at == upperWords, Int(st[n]) == at else { throw .corruptFile("upper link total") }
             let graph = HNSWGraph(n: n, vectorBytes: kernel.vectorBytes, dim: config.dim, M: M, nodeBytes: nodeBytes,
                                   level0: level0, levels: levels, upperStart: starts, upper: upper,
-                                  entry: entryPlusOne - 1, maxLevel: maxLevel, dist: kernel.pair)
+                                  entry: entryPlusOne - 1, maxLevel: maxLevel, kernel: kernel)
             return State(graph: graph, removed: removed)
         }
         state.withLock { $0 = loaded }

@@ -86,6 +86,8 @@ final class HNSWScratch: @unchecked Sendable {
     /// A buffer for neighbour lists copied under a lock.
     let linkBuffer: UnsafeMutablePointer<UInt32>
     let linkCapacity: Int
+    /// Distances of the neighbours in `linkBuffer`.
+    let dists: UnsafeMutablePointer<Float>
     /// Candidates sorted by distance, and the neighbours the heuristic keeps.
     let sorted: UnsafeMutablePointer<HeapEntry>
     let chosen: UnsafeMutablePointer<HeapEntry>
@@ -99,6 +101,7 @@ final class HNSWScratch: @unchecked Sendable {
         results = EntryHeap(capacity: heapCapacity, isMax: true)
         self.linkCapacity = linkCapacity
         linkBuffer = .allocate(capacity: linkCapacity)
+        dists = .allocate(capacity: linkCapacity)
         sortedCapacity = Swift.max(heapCapacity, linkCapacity) + 1
         sorted = .allocate(capacity: sortedCapacity)
         chosen = .allocate(capacity: sortedCapacity)
@@ -109,6 +112,7 @@ final class HNSWScratch: @unchecked Sendable {
         candidates.free()
         results.free()
         linkBuffer.deallocate()
+        dists.deallocate()
         sorted.deallocate()
         chosen.deallocate()
     }

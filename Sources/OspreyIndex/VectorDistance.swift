@@ -32,6 +32,7 @@ package enum KernelISA: Int32, Sendable, CaseIterable, CustomStringConvertible {
 package struct VectorDistance: Sendable {
     package typealias PairFunction = @convention(c) (UnsafeRawPointer?, UnsafeRawPointer?, Int) -> Float
     package typealias ManyFunction = @convention(c) (UnsafeRawPointer?, UnsafeRawPointer?, Int, Int, UnsafeMutablePointer<Float>?) -> Void
+    package typealias GatherFunction = @convention(c) (UnsafeRawPointer?, UnsafeRawPointer?, UnsafePointer<UInt32>?, Int, Int, Int, UnsafeMutablePointer<Float>?) -> Void
     package typealias GemmFunction = @convention(c) (UnsafePointer<Float>?, Int, UnsafePointer<Float>?, Int, Int, UnsafeMutablePointer<Float>?, Int) -> Void
 
     package let metric: Metric
@@ -44,6 +45,7 @@ package struct VectorDistance: Sendable {
     package let isa: KernelISA
     @usableFromInline let pair: PairFunction
     @usableFromInline let many: ManyFunction
+    @usableFromInline let gather: GatherFunction
     @usableFromInline let gemm: GemmFunction
 
     /// Chooses the kernel once for the best instruction set this CPU supports.
@@ -81,7 +83,7 @@ package struct VectorDistance: Sendable {
         case .jaccard: cMetric = Int32(OSP_METRIC_JACCARD)
         }
         var k = osp_kernel()
-        guard osp_kernel_select(cType, cMetric, isa.rawValue, &k) == 0, let p = k.pair, let m = k.many,
+        guard osp_kernel_select(cType, cMetric, isa.rawValue, &k) == 0, let p = k.pair, let m = k.many, let ga = k.gather,
               let g = osp_gemm_select(isa.rawValue)
         else {
             throw .invalidParameter(name: "kernel", value: isa.description, reason: "not available on this CPU")
@@ -93,6 +95,7 @@ package struct VectorDistance: Sendable {
         self.isa = KernelISA(rawValue: k.isa) ?? .serial
         self.pair = p
         self.many = m
+        self.gather = ga
         self.gemm = g
     }
 
@@ -111,6 +114,14 @@ package struct VectorDistance: Sendable {
     @inlinable
     package func distances(query: UnsafeRawPointer, base: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
         if count > 0 { many(query, base, count, dim, out) }
+    }
+
+    /// Distances from one query to `count` vectors at `base + ids[j] * stride` (graph nodes whose
+    /// vectors sit inside larger records), written to `out[0..<count]`.
+    @inlinable
+    package func distances(query: UnsafeRawPointer, base: UnsafeRawPointer, ids: UnsafePointer<UInt32>, count: Int,
+                           stride: Int, into out: UnsafeMutablePointer<Float>) {
+        if count > 0 { gather(query, base, ids, count, stride, dim, out) }
     }
 
     /// Distances from `queryCount` queries (contiguous) to `count` base vectors (contiguous),

@@ -105,6 +105,24 @@ struct KernelTests {
                         }
                     }
                 }
+                // The gathered form, over rows 4, 0, 2, 1, 3 of a strided layout (record = vector + 12 bytes).
+                let stride = kernel.vectorBytes + 12
+                var records = [UInt8](repeating: 0xEE, count: stride * count)
+                for j in 0..<count { records.replaceSubrange((j * stride)..<(j * stride + kernel.vectorBytes), with: base[j].bytes) }
+                let ids: [UInt32] = [4, 0, 2, 1, 3]
+                var gathered = [Float](repeating: .nan, count: count)
+                query.bytes.withUnsafeBytes { q in
+                    records.withUnsafeBytes { r in
+                        gathered.withUnsafeMutableBufferPointer { out in
+                            kernel.distances(query: q.baseAddress!, base: r.baseAddress!, ids: ids, count: count, stride: stride,
+                                             into: out.baseAddress!)
+                        }
+                    }
+                }
+                for (slot, id) in ids.enumerated() {
+                    let ref = referenceDistance(query, base[Int(id)], metric: metric, dim: dim)
+                    #expect(abs(Double(gathered[slot]) - ref.value) <= ref.tolerance, "\(type) \(metric) \(isa) dim \(dim): gathered")
+                }
                 for j in 0..<count {
                     let ref = referenceDistance(query, base[j], metric: metric, dim: dim)
                     let one = query.bytes.withUnsafeBytes { q in

@@ -29,6 +29,9 @@ enum { OSP_ISA_BEST = -1, OSP_ISA_SERIAL = 0, OSP_ISA_HASWELL = 1 };
 typedef float (*osp_pair_fn)(const void *a, const void *b, size_t dim);
 /* Distances from one query to `count` vectors stored contiguously in `base`. */
 typedef void (*osp_many_fn)(const void *query, const void *base, size_t count, size_t dim, float *out);
+/* Distances from one query to `count` vectors at base + ids[j] * stride (graph nodes). */
+typedef void (*osp_gather_fn)(const void *query, const void *base, const uint32_t *ids, size_t count,
+                              size_t stride, size_t dim, float *out);
 /* out[i * ldo + j] = dot(q_i, b_j) for nq float32 queries and nb float32 base vectors (row-major). */
 typedef void (*osp_gemm_fn)(const float *q, size_t nq, const float *b, size_t nb, size_t dim,
                             float *out, size_t ldo);
@@ -37,6 +40,7 @@ typedef void (*osp_gemm_fn)(const float *q, size_t nq, const float *b, size_t nb
 typedef struct {
     osp_pair_fn pair;
     osp_many_fn many;
+    osp_gather_fn gather;
     int isa;
 } osp_kernel;
 
@@ -61,6 +65,11 @@ uint16_t osp_f32_to_bf16(float f);
 
 /* Hints the CPU to fetch the cache line at p. */
 static inline void osp_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+/* Hints the CPU to fetch every cache line of [p, p + bytes). */
+static inline void osp_prefetch_range(const void *p, size_t bytes) {
+    const char *c = (const char *)p;
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o, 0, 3);
+}
 
 /* A tiny spin lock over one 32-bit word (0 = free), for per-node locks in index builders. */
 static inline void osp_spin_lock(uint32_t *word) {

@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""Runs one dataset through Osprey, faiss-cpu and hnswlib in one run and prints a comparison.
+
+    python3 bench/compare.py --kind clustered --n 100000 --nq 1000
+
+On first use it creates a virtual environment (.build-venv-bench next to the package, ignored by
+git), installs numpy, faiss-cpu and hnswlib from PyPI into it, and re-runs itself there. It
+builds `osprey` in release mode unless --osprey names a binary.
+
+What is measured (same machine, same data, same process tree, one after the other):
+  HNSW, single-query: one thread answering queries one at a time. Osprey: `osprey bench` (one
+    query per call); hnswlib: knn_query over all queries with num_threads=1; faiss IndexHNSWFlat
+    with omp threads = 1. Both peers thus run without per-call Python overhead.
+    Builds use every core for all three. QPS at recall@k >= 0.90/0.95/0.99 is the best QPS over
+    the ef sweep among settings reaching that recall.
+  FLAT, batch: all queries in one call on every core (Osprey FLAT vs faiss IndexFlat).
+  Memory: Osprey's own accounting (vectors + links); peers: the size of their serialised index,
+    which for both is their in-memory layout.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+VENV = os.path.join(ROOT, ".build-venv-bench")
+
+
+def ensure_venv():
+    if os.path.realpath(sys.prefix) == os.path.realpath(VENV):
+        return
+    py = os.path.join(VENV, "bin", "python3")
+    if not os.path.exists(py):
+        subprocess.check_call([sys.executable, "-m", "venv", VENV])
+        subprocess.check_call([py, "-m", "pip", "install", "-q", "numpy", "faiss-cpu", "hnswlib"])
+    os.execv(py, [py] + sys.argv)
+
+
+def osprey_binary(path):
+    if path:
+        return path
+    env = dict(os.environ, OSPREY_CORE_ONLY="1")
+    scratch = os.path.join(ROOT, ".build-index-release")
+    subprocess.check_call(["swift", "build", "-c", "release", "--scratch-path", scratch, "--product", "osprey"], cwd=ROOT, env=env)
+    return os.path.join(scratch, "release", "osprey")
+
+
+def run_osprey(binary, files, metric, index, build, sweep, k, batch, threads=None):
+    cmd = [binary, "bench", "--base", files[0], "--query", files[1], "--gt", files[2], "--metric", metric,
+           "--index", index, "--k", str(k)]
+    if build:
+        cmd += ["--build", build]
+    if sweep:
+        cmd += ["--sweep", sweep]
+    if batch:
+        cmd += ["--batch"]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def recall(found, truth, k):
+    hits = 0
+    for f, t in zip(found, truth):
+        hits += len(set(f[:k].tolist()) & set(t[:k].tolist()))
+    return hits / (len(truth) * k)
+
+
+def best_qps(points, target):
+    ok = [p["qps"] for p in points if p["recall"] >= target]
+    return max(ok) if ok else None
+
+
+def fmt(x, digits=0):
+    if x is None:
+        return "—"
+    return f"{x:,.{digits}f}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kind", default="clustered", choices=["clustered", "face", "vehicle"])
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--nq", type=int, default=1000)
+    ap.add_argument("--metric", choices=["L2", "IP", "COSINE"])
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--M", type=int, default=16)
+    ap.add_argument("--efc", type=int, default=200)
+    ap.add_argument("--efs", default="10,16,24,32,48,64,96,128,192,256,384")
+    ap.add_argument("--osprey", help="path to a release `osprey` binary (default: build one)")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: hnsw,flat,faiss-hnsw")
+    ap.add_argument("--out", help="also write the markdown table here")
+    a = ap.parse_args()
+    ensure_venv()
+
+    import numpy as np
+    import faiss
+    import hnswlib
+
+    sys.path.insert(0, HERE)
+    import datasets
+
+    skip = set(filter(None, a.skip.split(",")))
+    name, bpath, qpath, gpath, metric = datasets.make(a.kind, a.n, a.nq, os.path.join(HERE, "data"), metric=a.metric)
+    files = (bpath, qpath, gpath)
+    base = datasets.read_fvecs(bpath)
+    queries = datasets.read_fvecs(qpath)
+    gt = datasets.read_ivecs(gpath)
+    n, dim = base.shape
+    cores = os.cpu_count()
+    binary = osprey_binary(a.osprey)
+    load = os.getloadavg()
+    print(f"dataset {name}: {n} x {dim}, {len(queries)} queries, metric {metric}, k={a.k}; cores {cores}; "
+          f"load average {load[0]:.2f}", flush=True)
+    rows = []
+    efs = [int(e) for e in a.efs.split(",") if int(e) >= a.k]
+
+    if "hnsw" not in skip:
+        # Osprey HNSW
+        pts = run_osprey(binary, files, metric, "HNSW", f"M={a.M},efConstruction={a.efc}",
+                         "ef=" + ",".join(map(str, efs)), a.k, batch=False)
+        osp = {"system": "Osprey HNSW", "points": pts, "build_s": pts[0]["build_s"], "mib": pts[0]["index_mib"]}
+        print("osprey hnsw", [(p["search"]["ef"], round(p["recall"], 4), round(p["qps"])) for p in pts], flush=True)
+
+        # hnswlib
+        space = {"L2": "l2", "IP": "ip", "COSINE": "cosine"}[metric]
+        h = hnswlib.Index(space=space, dim=dim)
+        t0 = time.perf_counter()
+        h.init_index(max_elements=n, M=a.M, ef_construction=a.efc, random_seed=100)
+        h.add_items(base, np.arange(n), num_threads=cores)
+        hb = time.perf_counter() - t0
+        path = os.path.join(HERE, "data", "_hnswlib.bin")
+        h.save_index(path)
+        hmib = os.path.getsize(path) / 2**20
+        os.remove(path)
+        hpts = []
+        for ef in efs:
+            h.set_ef(ef)
+            h.knn_query(queries[:50], k=a.k, num_threads=1)
+            t0 = time.perf_counter()
+            labels, _ = h.knn_query(queries, k=a.k, num_threads=1)
+            dt = time.perf_counter() - t0
+            hpts.append({"ef": ef, "recall": recall(labels, gt, a.k), "qps": len(queries) / dt})
+        print("hnswlib", [(p["ef"], round(p["recall"], 4), round(p["qps"])) for p in hpts], flush=True)
+        hl = {"system": "hnswlib", "points": hpts, "build_s": hb, "mib": hmib}
+        del h
+
+        peers = [hl]
+        if "faiss-hnsw" not in skip:
+            fm = faiss.METRIC_L2 if metric == "L2" else faiss.METRIC_INNER_PRODUCT
+            fb = base if metric != "COSINE" else datasets.normalize(base)
+            fq = queries if metric != "COSINE" else datasets.normalize(queries)
+            fi = faiss.IndexHNSWFlat(dim, a.M, fm)
+            fi.hnsw.efConstruction = a.efc
+            faiss.omp_set_num_threads(cores)
+            t0 = time.perf_counter()
+            fi.add(fb)
+            fbt = time.perf_counter() - t0
+            fmib = len(faiss.serialize_index(fi)) / 2**20
+            faiss.omp_set_num_threads(1)
+            fpts = []
+            for ef in efs:
+                fi.hnsw.efSearch = ef
+                t0 = time.perf_counter()
+                _, labels = fi.search(fq, a.k)
+                dt = time.perf_counter() - t0
+                fpts.append({"ef": ef, "recall": recall(labels, gt, a.k), "qps": len(queries) / dt})
+            print("faiss hnsw", [(p["ef"], round(p["recall"], 4), round(p["qps"])) for p in fpts], flush=True)
+            peers.append({"system": "faiss IndexHNSWFlat", "points": fpts, "build_s": fbt, "mib": fmib})
+            faiss.omp_set_num_threads(cores)
+            del fi
+        rows.append(("HNSW single-query, 1 thread", osp, peers))
+
+    if "flat" not in skip:
+        pts = run_osprey(binary, files, metric, "FLAT", "", "", a.k, batch=True, threads=cores)
+        osp = {"system": "Osprey FLAT", "points": pts, "build_s": pts[0]["build_s"], "mib": pts[0]["index_mib"]}
+        fm = faiss.METRIC_L2 if metric == "L2" else faiss.METRIC_INNER_PRODUCT
+        fb = base if metric != "COSINE" else datasets.normalize(base)
+        fq = queries if metric != "COSINE" else datasets.normalize(queries)
+        fi = faiss.IndexFlat(dim, fm)
+        t0 = time.perf_counter()
+        fi.add(fb)
+        fbt = time.perf_counter() - t0
+        faiss.omp_set_num_threads(cores)
+        fi.search(fq[:10], a.k)
+        t0 = time.perf_counter()
+        _, labels = fi.search(fq, a.k)
+        dt = time.perf_counter() - t0
+        fpts = [{"recall": recall(labels, gt, a.k), "qps": len(queries) / dt}]
+        rows.append((f"FLAT, {len(queries)} queries in one batch, {cores} threads", osp,
+                     [{"system": "faiss IndexFlat", "points": fpts, "build_s": fbt, "mib": n * dim * 4 / 2**20}]))
+
+    lines = [f"### {name}: {n:,} × {dim}, {metric}, {len(queries)} queries, recall@{a.k}", "",
+             f"Machine: {platform.machine()}, {cores} cores, {platform.platform()}; "
+             f"load average at start {load[0]:.2f}; faiss {faiss.__version__}, hnswlib {getattr(hnswlib, '__version__', '?')}", ""]
+    for title, osp, peers in rows:
+        lines += [f"**{title}**", "",
+                  "| system | QPS @0.90 | QPS @0.95 | QPS @0.99 | best recall | build s | memory MiB |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for s in [osp] + peers:
+            q = [best_qps(s["points"], t) for t in (0.90, 0.95, 0.99)]
+            lines.append(f"| {s['system']} | {fmt(q[0])} | {fmt(q[1])} | {fmt(q[2])} | "
+                         f"{max(p['recall'] for p in s['points']):.4f} | {s['build_s']:.2f} | {s['mib']:.1f} |")
+        for p in peers:
+            r = []
+            for t in (0.90, 0.95, 0.99):
+                o, x = best_qps(osp["points"], t), best_qps(p["points"], t)
+                r.append(f"{o / x:.2f}×" if o and x else "—")
+            lines.append(f"| *Osprey / {p['system']}* | {r[0]} | {r[1]} | {r[2]} | | "
+                         f"{osp['build_s'] / p['build_s']:.2f}× | {osp['mib'] / p['mib']:.2f}× |")
+        lines.append("")
+    text = "\n".join(lines)
+    print(text)
+    if a.out:
+        with open(a.out, "a") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
