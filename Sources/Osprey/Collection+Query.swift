@@ -1,4 +1,5 @@
 import OspreyCore
+import OspreyQuery
 
 // Reads without vectors: query (filter, output fields, limit, offset), get by primary key,
 // and count.
@@ -24,13 +25,17 @@ extension Collection {
         let output = try OutputSpec.resolve(request.outputFields, schema: schema, collection: name, includePrimaryKey: true)
         let snap = try snapshot(partitions: request.partitions)
         let filter = try compileFilter(request.filter, params: request.filterParams, schema: schema)
-        var matches: [(PrimaryKey, SegmentSnapshot, Int)] = []
-        for s in snap.segments {
-            let mask = try rowMask(s, filter: filter)
-            if let mask {
-                mask.forEachSetBit { r in matches.append((s.segment.primaryKey(row: r), s, r)) }
-            } else {
-                for r in 0..<s.rowCount { matches.append((s.segment.primaryKey(row: r), s, r)) }
+        var matches: [(PrimaryKey, SegmentSnapshot, Int)]
+        if let byKey = rowsByKey(filter, snapshot: snap) {
+            matches = byKey
+        } else {
+            matches = []
+            for s in snap.segments {
+                if let mask = try rowMask(s, filter: filter) {
+                    mask.forEachSetBit { r in matches.append((s.segment.primaryKey(row: r), s, r)) }
+                } else {
+                    for r in 0..<s.rowCount { matches.append((s.segment.primaryKey(row: r), s, r)) }
+                }
             }
         }
         matches.sort { $0.0 < $1.0 }

@@ -2,6 +2,7 @@ import Dispatch
 import Glibc
 import OspreyCore
 import OspreyIndex
+import OspreyQuery
 
 // The read path for vector search: snapshot → per segment (in parallel) a mask of visible,
 // matching rows and a top-k scan → merge → offset, rounding → output fields for the winners.
@@ -97,7 +98,7 @@ extension Collection {
     func rowMask(_ s: SegmentSnapshot, filter: CompiledFilter?) throws(OspreyError) -> Bitset? {
         var mask: Bitset? = s.allVisible ? nil : s.visibilityMask()
         if let filter {
-            let f = try filter.evaluate(on: s)
+            let f = filter.evaluate(on: s)
             if mask == nil { mask = f } else { mask!.formIntersection(f) }
         }
         return mask
