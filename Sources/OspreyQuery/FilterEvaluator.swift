@@ -72,12 +72,12 @@ package struct FilterEvaluator<Segment: SegmentColumns> {
             for term in terms.dropFirst() {
                 if acc.isFalse == nil, acc.isTrue.isAllClear { break }
                 let r = truth(term)
-                acc.isTrue.formIntersection(r.isTrue)
                 if acc.isFalse != nil || r.isFalse != nil {
                     var f = acc.falseRows
                     f.formUnion(r.falseRows)
                     acc.isFalse = f
                 }
+                acc.isTrue.formIntersection(r.isTrue)
             }
             return acc
         case .or(let terms):
@@ -244,11 +244,11 @@ package struct FilterEvaluator<Segment: SegmentColumns> {
         case .int32(let v): return FilterKernels.intMember(v, items, rowCount: rowCount)
         case .int64(let v): return FilterKernels.intMember(v, items, rowCount: rowCount)
         case .float(let v):
-            let set = Set(items.compactMap(\.numberValue))
+            let set = FilterKernels.exactDoubles(items)
             FilterKernels.fill(v, rowCount: rowCount, into: &bits) { set.contains(Double($0)) }
             return bits
         case .double(let v):
-            let set = Set(items.compactMap(\.numberValue))
+            let set = FilterKernels.exactDoubles(items)
             FilterKernels.fill(v, rowCount: rowCount, into: &bits) { set.contains($0) }
             return bits
         case .string(let v):

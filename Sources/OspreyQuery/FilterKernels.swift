@@ -103,6 +103,20 @@ enum FilterKernels {
 
     // MARK: - Floating point
 
+    /// The numbers among `items` that a double can equal exactly (an integer literal that
+    /// rounds when converted equals no double).
+    static func exactDoubles(_ items: [JSONValue]) -> Set<Double> {
+        var out = Set<Double>()
+        for item in items {
+            switch item {
+            case .double(let d): out.insert(d)
+            case .int(let i): if let d = Double(exactly: i) { out.insert(d) }
+            default: break
+            }
+        }
+        return out
+    }
+
     /// The closed double interval a bound pair selects among doubles; nil when a bound is not a number.
     static func doubleInterval(_ lower: FilterBound?, _ upper: FilterBound?) -> (Double, Double)? {
         var lo = -Double.infinity, hi = Double.infinity
