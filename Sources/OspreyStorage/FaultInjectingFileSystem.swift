@@ -201,6 +201,7 @@ package final class FaultInjectingFileSystem: FileSystem {
     package func map(_ path: String) throws -> MappedFile { try base.map(path) }
     package func fileSize(_ path: String) throws -> Int { try base.fileSize(path) }
     package func exists(_ path: String) -> Bool { base.exists(path) }
+    package func isDirectory(_ path: String) -> Bool { base.isDirectory(path) }
 
     package func rename(_ from: String, to: String) throws {
         let replaced = base.exists(to) ? try base.readFile(to) : nil

@@ -25,6 +25,8 @@ package protocol FileSystem: Sendable {
     func fileSize(_ path: String) throws -> Int
     /// Whether a file or directory exists at `path`.
     func exists(_ path: String) -> Bool
+    /// Whether `path` exists and is a directory.
+    func isDirectory(_ path: String) -> Bool
     /// Atomically replaces `to` with `from` (POSIX rename).
     func rename(_ from: String, to: String) throws
     /// Removes a file.
@@ -58,6 +60,26 @@ package protocol WritableFile: AnyObject, Sendable {
     func sync() throws
     /// Closes the file; further calls throw. Does not sync.
     func close() throws
+}
+
+extension FileSystem {
+    /// Replaces `path` with `bytes` atomically and durably: writes `temporaryPath`, syncs
+    /// it, renames it over `path` and syncs the directory. On failure the temporary file is
+    /// removed and `path` is unchanged (unless the rename itself happened).
+    package func writeAtomically(_ path: String, bytes: UnsafeRawBufferPointer, temporaryPath: String) throws {
+        let file = try createFile(temporaryPath)
+        do {
+            try file.append(bytes)
+            try file.sync()
+            try file.close()
+            try rename(temporaryPath, to: path)
+        } catch {
+            try? file.close()
+            if exists(temporaryPath) { try? remove(temporaryPath) }
+            throw error
+        }
+        try syncDirectory(FilePath.parent(path))
+    }
 }
 
 extension WritableFile {

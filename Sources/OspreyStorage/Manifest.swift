@@ -264,18 +264,11 @@ package final class Manifest: Sendable {
 
     /// Replaces CURRENT with one naming manifest `number`: temp file, fsync, rename, fsync dir.
     private static func installCurrent(directory: String, fs: any FileSystem, number: UInt64) throws {
-        let temporary = FilePath.join(directory, FileNames.currentTemporary)
-        let file = try fs.createFile(temporary)
-        do {
-            try file.append(encodeCurrent(number))
-            try file.sync()
-            try file.close()
-        } catch {
-            try? file.close()
-            throw error
+        try encodeCurrent(number).withUnsafeBytes {
+            try fs.writeAtomically(
+                FilePath.join(directory, FileNames.current), bytes: $0,
+                temporaryPath: FilePath.join(directory, FileNames.currentTemporary))
         }
-        try fs.rename(temporary, to: FilePath.join(directory, FileNames.current))
-        try fs.syncDirectory(directory)
     }
 
     /// Reads and verifies CURRENT; returns the manifest number it names.

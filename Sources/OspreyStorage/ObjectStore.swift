@@ -90,18 +90,7 @@ package final class LocalDirectoryObjectStore: ObjectStore {
         try fs.createDirectory(directory)
         let n = uploads.wrappingAdd(1, ordering: .relaxed).oldValue
         let temporary = FilePath.join(directory, "\(ObjectKey.temporaryPrefix)\(FilePath.name(path))-\(n)")
-        let file = try fs.createFile(temporary)
-        do {
-            try file.append(bytes)
-            try file.sync()
-            try file.close()
-            try fs.rename(temporary, to: path)
-        } catch {
-            try? file.close()
-            try? fs.remove(temporary)
-            throw error
-        }
-        try fs.syncDirectory(directory)
+        try fs.writeAtomically(path, bytes: bytes, temporaryPath: temporary)
     }
 
     package func get(_ key: String) async throws -> [UInt8] {
@@ -145,7 +134,7 @@ package final class LocalDirectoryObjectStore: ObjectStore {
         for name in names where !name.hasPrefix(ObjectKey.temporaryPrefix) {
             let key = relative.isEmpty ? name : relative + "/" + name
             guard key.hasPrefix(prefix) || prefix.hasPrefix(key + "/") else { continue }
-            if isDirectory(FilePath.join(root, key)) {
+            if fs.isDirectory(FilePath.join(root, key)) {
                 try collect(key, into: &keys, prefix: prefix)
             } else if key.hasPrefix(prefix) {
                 keys.append(key)
@@ -153,14 +142,9 @@ package final class LocalDirectoryObjectStore: ObjectStore {
         }
     }
 
-    private func isDirectory(_ path: String) -> Bool {
-        var st = stat()
-        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
-    }
-
     package func exists(_ key: String) async throws -> Bool {
         let path = try localPath(for: key)
-        return fs.exists(path) && !isDirectory(path)
+        return fs.exists(path) && !fs.isDirectory(path)
     }
 
     package func map(_ key: String) async throws -> MappedFile {

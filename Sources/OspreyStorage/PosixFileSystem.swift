@@ -61,6 +61,11 @@ package struct PosixFileSystem: FileSystem {
         return stat(path, &st) == 0
     }
 
+    package func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
     package func rename(_ from: String, to: String) throws {
         guard Posix.renameFile(from, to) == 0 else { throw Posix.error("rename to \(to)", from) }
     }

@@ -11,8 +11,17 @@ struct WALBenchmark {
 
     @Test(arguments: [(1024, 1), (1024, 8), (65536, 1), (65536, 8)])
     func appendWithDefaultDurability(recordSize: Int, appenders: Int) throws {
+        try measureAppends(recordSize: recordSize, appenders: appenders, durability: .syncEachCommit)
+    }
+
+    @Test(arguments: [(1024, 1), (1024, 8), (65536, 1)])
+    func appendWithoutSync(recordSize: Int, appenders: Int) throws {
+        try measureAppends(recordSize: recordSize, appenders: appenders, durability: .noSync)
+    }
+
+    func measureAppends(recordSize: Int, appenders: Int, durability: WALDurability) throws {
         let dir = TemporaryDirectory("osprey-bench")
-        let wal = try WriteAheadLog.open(directory: dir.join("wal"))
+        let wal = try WriteAheadLog.open(directory: dir.join("wal"), options: WALOptions(durability: durability))
         let payload = testPayload(1, size: recordSize)
         let seconds = 3.0
         let counts = ThreadSafeBox([Int](repeating: 0, count: appenders))
@@ -30,8 +39,8 @@ struct WALBenchmark {
         let files = wal.files.count
         try wal.close()
         print(String(
-            format: "WAL append %6d B x %d appenders, syncEachCommit: %9.0f records/s %8.2f MB/s (%d records, %d files)",
-            recordSize, appenders, Double(total) / elapsed, Double(total * recordSize) / elapsed / 1e6, total, files))
+            format: "WAL append %6d B x %d appenders, %@: %9.0f records/s %8.2f MB/s (%d records, %d files)",
+            recordSize, appenders, "\(durability)", Double(total) / elapsed, Double(total * recordSize) / elapsed / 1e6, total, files))
     }
 
     @Test func replaySpeed() throws {
