@@ -63,6 +63,6 @@ protoc \
     "${protos[@]}"
 # Only the service file has gRPC content; the plugin writes a stub for the others.
 for file in "$out"/*.grpc.swift; do
-    if ! grep -q "protocol" "$file"; then rm "$file"; fi
+    if ! grep -q "ServiceProtocol" "$file"; then rm "$file"; fi
 done
 ls -l "$out"

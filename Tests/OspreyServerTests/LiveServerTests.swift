@@ -1,0 +1,161 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import GRPCProtobuf
+import Logging
+import SwiftProtobuf
+import Testing
+@testable import OspreyServer
+
+/// A server on a free loopback port, serving the real services, for one test.
+struct LiveServer {
+    let server: MilvusServer
+    let port: Int
+
+    static func withRunning<T: Sendable>(
+        _ body: (LiveServer) async throws -> T
+    ) async throws -> T {
+        var config = ServerConfiguration()
+        config.port = 0
+        config.shutdownGracePeriod = .seconds(5)
+        let logger = Logger(label: "test.server")
+        let server = try MilvusServer(
+            configuration: config,
+            services: [MilvusService(logger: logger), UnservedMilvusMethods()],
+            logger: logger)
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                defer { continuation.finish() }
+                try await server.run { continuation.yield($0.port) }
+                return nil
+            }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw CancellationError() }
+            let result = try await body(LiveServer(server: server, port: port))
+            server.beginGracefulShutdown()
+            for try await _ in group {}
+            return result
+        }
+    }
+
+    /// Calls `method` once over a real HTTP/2 connection.
+    func call<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+        _ method: String, _ request: Request, as: Response.Type
+    ) async throws -> Response {
+        let transport = try HTTP2ClientTransport.Posix(
+            target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
+        return try await withGRPCClient(transport: transport) { client in
+            try await client.unary(
+                request: ClientRequest(message: request),
+                descriptor: MethodDescriptor(service: Milvus_MilvusService.descriptor, method: method),
+                serializer: ProtobufSerializer<Request>(),
+                deserializer: ProtobufDeserializer<Response>(),
+                options: .defaults
+            ) { try $0.message }
+        }
+    }
+}
+
+@Suite("Live server", .timeLimit(.minutes(1)))
+struct LiveServerTests {
+    @Test func connectAndVersion() async throws {
+        try await LiveServer.withRunning { live in
+            var request = Milvus_ConnectRequest()
+            request.clientInfo.sdkType = "Swift test"
+            let first = try await live.call("Connect", request, as: Milvus_ConnectResponse.self)
+            let second = try await live.call("Connect", request, as: Milvus_ConnectResponse.self)
+            #expect(!first.status.isError)
+            #expect(first.identifier != second.identifier)
+            #expect(first.serverInfo.buildTags == ServerIdentity().versionString)
+
+            let version = try await live.call(
+                "GetVersion", Milvus_GetVersionRequest(), as: Milvus_GetVersionResponse.self)
+            #expect(version.version == ServerIdentity().versionString)
+            let health = try await live.call(
+                "CheckHealth", Milvus_CheckHealthRequest(), as: Milvus_CheckHealthResponse.self)
+            #expect(health.isHealthy)
+        }
+    }
+
+    @Test func allocTimestampIsHybridAndIncreasing() async throws {
+        try await LiveServer.withRunning { live in
+            let before = HybridClock.systemMilliseconds()
+            let a = try await live.call(
+                "AllocTimestamp", Milvus_AllocTimestampRequest(), as: Milvus_AllocTimestampResponse.self)
+            let b = try await live.call(
+                "AllocTimestamp", Milvus_AllocTimestampRequest(), as: Milvus_AllocTimestampResponse.self)
+            #expect(b.timestamp > a.timestamp)
+            #expect(a.timestamp >> 18 >= before)
+            #expect(a.timestamp >> 18 <= HybridClock.systemMilliseconds())
+        }
+    }
+
+    @Test func declaredButUnservedRPCAnswersWithStatus() async throws {
+        try await LiveServer.withRunning { live in
+            var request = Milvus_DescribeCollectionRequest()
+            request.collectionName = "books"
+            let response = try await live.call(
+                "DescribeCollection", request, as: Milvus_DescribeCollectionResponse.self)
+            #expect(response.status.code == 65535)
+            #expect(response.status.errorCode == .unexpectedError)
+            #expect(response.status.reason == "DescribeCollection is not yet supported by this server (Osprey)")
+        }
+    }
+
+    @Test func undeclaredMilvusRPCAnswersWithStatus() async throws {
+        try await LiveServer.withRunning { live in
+            // ListCredUsers: response has status in field 1, like GetVersionResponse.
+            let listed = try await live.call(
+                "ListCredUsers", Milvus_GetVersionRequest(), as: Milvus_GetVersionResponse.self)
+            #expect(listed.status.reason == "ListCredUsers is not supported by this server (Osprey)")
+            // CreateCredential: the response is a bare Status.
+            let created = try await live.call("CreateCredential", Milvus_GetVersionRequest(), as: Common_Status.self)
+            #expect(created.code == 65535)
+            #expect(created.errorCode == .unexpectedError)
+        }
+    }
+
+    @Test func secondServerOnTheSamePortFailsClearly() async throws {
+        try await LiveServer.withRunning { live in
+            var config = ServerConfiguration()
+            config.port = live.port
+            let logger = Logger(label: "test.server")
+            let other = try MilvusServer(configuration: config, services: [], logger: logger)
+            do throws(ServerError) {
+                try await other.run { _ in }
+                Issue.record("a second server bound the same port")
+            } catch {
+                #expect(error.addressInUse)
+                #expect(error.description.contains("already in use"))
+            }
+        }
+    }
+}
+
+@Suite("Unserved Milvus RPCs")
+struct UnservedMilvusMethodsTests {
+    @Test func namesAreUniqueAndDisjointFromTheService() {
+        let names = UnservedMilvusMethods.methods.map(\.name)
+        #expect(Set(names).count == names.count)
+        let declared = Set(Milvus_MilvusService.Method.descriptors.map(\.method))
+        #expect(declared.count == 50)
+        #expect(declared.isDisjoint(with: names))
+    }
+
+    @Test func responsesDecodeAsStatus() throws {
+        for method in UnservedMilvusMethods.methods {
+            let bytes = UnservedMilvusMethods.response(for: method)
+            let status: Common_Status
+            switch method.statusField {
+            case 0: status = try Common_Status(serializedBytes: bytes)
+            case 1: status = try Milvus_GetVersionResponse(serializedBytes: bytes).status
+            default:
+                // Field 3 (GetComponentStates) or 2 (RegisterLink): strip the tag and length.
+                #expect(bytes[0] == UInt8(method.statusField << 3 | 2))
+                status = try Common_Status(serializedBytes: Array(bytes[2...]))
+            }
+            #expect(status.reason == "\(method.name) is not supported by this server (Osprey)")
+            #expect(status.code == 65535)
+        }
+    }
+}
