@@ -64,6 +64,13 @@ extension Collection {
                 throw .invalidArgument("metric \(m) does not apply to \(f.dataType) field '\(field)'")
             }
             resolvedMetric = m
+            if f.dataType.isDenseVector {
+                do {
+                    _ = try IndexFactory.make(indexType: typeName, metricType: m.rawValue, params: params, type: f.dataType, dim: f.dim!)
+                } catch {
+                    throw .invalidArgument(error.description)
+                }
+            }
         } else {
             guard metric == nil else { throw .invalidArgument("scalar index on '\(field)' takes no metric type") }
             guard let t = ScalarIndexType(rawValue: typeName) else {
@@ -84,6 +91,9 @@ extension Collection {
             }
             m.indexes.append(desc)
         }
+        if f.dataType.isDenseVector {
+            scheduleIndexBuilds(segments.withLock { Array($0.values) }.filter(\.sealed))
+        }
     }
 
     /// The indexes declared on the collection (optionally only those on `field`).
@@ -98,7 +108,77 @@ extension Collection {
             guard let i = m.indexes.firstIndex(where: { $0.name == name }) else {
                 throw .indexNotFound(collection: m.name, field: name)
             }
-            m.indexes.remove(at: i)
+            let removed = m.indexes.remove(at: i)
+            m.indexFailures[removed.id] = nil
+            for seg in segments.withLock({ Array($0.values) }) { seg.removeIndex(field: removed.field) }
         }
+    }
+
+    /// How far the build of an index has got.
+    public func indexProgress(name: String) throws(OspreyError) -> IndexProgress {
+        let (desc, failure) = try meta.withLock { m throws(OspreyError) -> (IndexDescription, String?) in
+            guard let d = m.indexes.first(where: { $0.name == name }) else { throw .indexNotFound(collection: m.name, field: name) }
+            return (d, m.indexFailures[d.id])
+        }
+        let segs = segments.withLock { Array($0.values) }
+        var total = 0, indexed = 0, pending = 0
+        for s in segs {
+            let rows = s.rowCount
+            total += rows
+            let isVector = schema.field(named: desc.field)?.dataType.isDenseVector ?? false
+            if !isVector || s.builtIndex(field: desc.field, indexID: desc.id) != nil {
+                indexed += rows
+            } else if s.sealed {
+                pending += rows
+            }
+        }
+        let state: IndexProgress.State = failure.map { .failed($0) } ?? (pending == 0 ? .finished : .inProgress)
+        return IndexProgress(indexedRows: indexed, totalRows: total, pendingRows: pending, state: state)
+    }
+
+    /// Blocks until every index build scheduled so far (by any collection) has finished.
+    public func waitForIndexBuilds() { context.indexBuilds.waitUntilIdle() }
+
+    /// Builds the declared vector indexes for sealed segments that lack them, in the background.
+    func scheduleIndexBuilds(_ sealed: [Segment]) {
+        let (indexes, schema) = meta.withLock { ($0.indexes, $0.schema) }
+        for desc in indexes {
+            guard let field = schema.field(named: desc.field), field.dataType.isDenseVector else { continue }
+            for seg in sealed where seg.sealed && seg.rowCount > 0 && seg.builtIndex(field: desc.field, indexID: desc.id) == nil {
+                context.indexBuilds.schedule { [weak self] in
+                    guard let self, self.listIndexes().contains(where: { $0.id == desc.id }) else { return }
+                    do {
+                        let built = try seg.buildIndex(desc, field: field)
+                        if self.listIndexes().contains(where: { $0.id == desc.id }) { seg.installIndex(built) }
+                    } catch {
+                        self.meta.withLock { $0.indexFailures[desc.id] = "\(error)" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The state of an index build, as `describe_index` reports it.
+///
+/// Thread safety: a value type; safe to share.
+public struct IndexProgress: Sendable, Hashable {
+    public enum State: Sendable, Hashable {
+        case inProgress
+        case finished
+        case failed(String)
+    }
+    /// Rows covered by a built index (all rows for scalar indexes).
+    public var indexedRows: Int
+    public var totalRows: Int
+    /// Rows of sealed segments still waiting for their index.
+    public var pendingRows: Int
+    public var state: State
+}
+
+extension Collection {
+    /// The declared index on `field` that a search with `metric` may use.
+    func usableIndex(field: String, metric: Metric) -> IndexDescription? {
+        listIndexes(field: field).first { $0.metric == metric }
     }
 }

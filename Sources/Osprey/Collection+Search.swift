@@ -46,7 +46,13 @@ extension Collection {
             do { distance = try VectorDistance(metric: metric, type: field.dataType, dim: field.dim!) } catch {
                 throw .invalidArgument(error.description)
             }
-            perQuery = try searchDense(queries, field: field, distance: distance, k: k, range: range, snapshot: snap, filter: filter)
+            let indexParams: SearchParameters
+            do { indexParams = try SearchParameters(k: k, milvusParams: request.params) } catch {
+                throw .invalidArgument(error.description)
+            }
+            let index = range == nil ? usableIndex(field: field.name, metric: metric) : nil
+            perQuery = try searchDense(queries, field: field, distance: distance, k: k, range: range, snapshot: snap, filter: filter,
+                                       index: index, indexParams: indexParams)
         }
 
         return perQuery.map { hits in
@@ -105,7 +111,8 @@ extension Collection {
     }
 
     private func searchDense(_ queries: QueryBuffer, field: FieldSchema, distance: VectorDistance, k: Int, range: RangeBounds?,
-                             snapshot snap: CollectionSnapshot, filter: CompiledFilter?) throws(OspreyError) -> [[(Neighbor, Int)]] {
+                             snapshot snap: CollectionSnapshot, filter: CompiledFilter?, index: IndexDescription?,
+                             indexParams: SearchParameters) throws(OspreyError) -> [[(Neighbor, Int)]] {
         let nq = queries.count
         let masks = try snap.segments.map { s throws(OspreyError) in try rowMask(s, filter: filter) }
         let views: [VectorView] = snap.segments.map { s in
@@ -121,7 +128,18 @@ extension Collection {
             let qs = (g * perGroup) ..< Swift.min(nq, (g + 1) * perGroup)
             var heaps = qs.map { _ in TopK(k: k) }
             if !qs.isEmpty {
-                ExactScan.scan(view: views[s], mask: masks[s], queries: queries, range: qs, distance: distance, bounds: range, heaps: &heaps)
+                let segment = snap.segments[s]
+                let built = index.flatMap { segment.segment.builtIndex(field: field.name, indexID: $0.id) }
+                if let built, built.rows == segment.rowCount,
+                   IndexPlanner.useIndex(allowed: masks[s]?.cardinality ?? segment.rowCount, rows: segment.rowCount, k: k) {
+                    IndexPlanner.search(built, queries: queries, range: qs, mask: masks[s], parameters: indexParams, heaps: &heaps) { q, heap in
+                        // The index found too few: fall back to an exact scan for this query.
+                        ExactScan.scan(view: views[s], mask: masks[s], queries: queries, range: q..<(q + 1), distance: distance,
+                                       bounds: nil, heaps: &heap)
+                    }
+                } else {
+                    ExactScan.scan(view: views[s], mask: masks[s], queries: queries, range: qs, distance: distance, bounds: range, heaps: &heaps)
+                }
             }
             results.set(t, heaps)
         }
@@ -253,8 +271,25 @@ struct QueryBuffer: @unchecked Sendable {
 enum ExactScan {
     static let blockRows = 256
 
+    /// Below this fraction of allowed rows, only the allowed rows are compared.
+    static let sparseDensity = 0.05
+
     static func scan(view: VectorView, mask: Bitset?, queries: QueryBuffer, range qs: Range<Int>, distance: VectorDistance,
                      bounds: RangeBounds?, heaps: inout [TopK]) {
+        if let mask, mask.density < sparseDensity {
+            let rows = mask.setBits
+            queries.bytes.withUnsafeBytes { qbuf in
+                for (hi, q) in qs.enumerated() {
+                    let query = qbuf.baseAddress! + q * queries.stride
+                    for row in rows {
+                        let d = distance.distance(query, view.vector(at: row))
+                        if let bounds, !bounds.contains(d) { continue }
+                        heaps[hi].push(distance: d, row: RowID(row))
+                    }
+                }
+            }
+            return
+        }
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: blockRows)
         defer { scratch.deallocate() }
         queries.bytes.withUnsafeBytes { qbuf in
@@ -306,4 +341,40 @@ final class TaskResults<T>: @unchecked Sendable {
 /// How many threads a read spreads over.
 public enum Parallelism {
     public static let cores: Int = Swift.max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+}
+
+/// Chooses between a segment's index and an exact scan, and runs the index search.
+enum IndexPlanner {
+    /// Allowed rows below which an exact scan over them is cheaper and exact.
+    static let exactBelowRows = 2_048
+    /// Allowed fraction below which graph search loses recall; an exact scan is used instead.
+    static let exactBelowFraction = 0.01
+
+    static func useIndex(allowed: Int, rows: Int, k: Int) -> Bool {
+        allowed >= exactBelowRows && Double(allowed) >= exactBelowFraction * Double(rows)
+    }
+
+    /// Searches the index for queries `qs`, with the allowed rows as its filter; any query that
+    /// gets fewer than min(k, allowed) hits is handed to `fallback`.
+    static func search(_ built: BuiltIndex, queries: QueryBuffer, range qs: Range<Int>, mask: Bitset?, parameters: SearchParameters,
+                       heaps: inout [TopK], fallback: (Int, inout [TopK]) -> Void) {
+        var p = parameters
+        p.filter = mask
+        p.threads = 1
+        let allowed = mask?.cardinality ?? built.rows
+        let results: [[Neighbor]]? = queries.bytes.withUnsafeBytes { qbuf in
+            let slice = UnsafeRawBufferPointer(rebasing: qbuf[(qs.lowerBound * queries.stride) ..< (qs.upperBound * queries.stride)])
+            return try? built.index.search(queries: slice, parameters: p)
+        }
+        for (hi, q) in qs.enumerated() {
+            let hits = results?[hi] ?? []
+            if hits.count < min(heaps[hi].k, allowed) {
+                var one = [heaps[hi]]
+                fallback(q, &one)
+                heaps[hi] = one[0]
+            } else {
+                for n in hits { heaps[hi].push(n) }
+            }
+        }
+    }
 }

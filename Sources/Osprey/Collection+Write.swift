@@ -107,7 +107,8 @@ extension Collection {
                 for r in 0..<n { rowPartition[r] = Int32(p) }
             }
             try context.log.append(.insert(collectionID: id, partitions: partitionNames, rowPartition: rowPartition, timestamp: ts, batch: batch))
-            let locations = apply(batch, rowPartition: rowPartition, partitionNames: partitionNames, ts: ts, writer: &w)
+            var sealed: [Segment] = []
+            let locations = apply(batch, rowPartition: rowPartition, partitionNames: partitionNames, ts: ts, writer: &w, sealed: &sealed)
             let segs = segments.withLock { $0 }
             keys.withLock { idx in
                 for r in 0..<n {
@@ -119,6 +120,7 @@ extension Collection {
             }
             for s in Set(locations.map(\.segment)) { segs[s]?.publish() }
             committed.store(ts.rawValue, ordering: .releasing)
+            if !sealed.isEmpty { scheduleIndexBuilds(sealed) }
             return MutationResult(primaryKeys: pks, timestamp: ts, count: n)
         }
     }
@@ -126,7 +128,7 @@ extension Collection {
     /// Appends the rows to their partitions' growing segments, sealing full ones; returns each
     /// row's location. Rows are not yet visible to readers.
     private func apply(_ batch: ColumnBatch, rowPartition: [Int32], partitionNames: [String], ts: Timestamp,
-                       writer w: inout WriterState) -> [RowLocation] {
+                       writer w: inout WriterState, sealed: inout [Segment]) -> [RowLocation] {
         let n = batch.rowCount
         var locations = [RowLocation](repeating: RowLocation(segment: SegmentID(0), row: 0), count: n)
         var groups: [Int32: [Int]] = [:]
@@ -143,8 +145,8 @@ extension Collection {
                 for (k, r) in piece.enumerated() { locations[r] = RowLocation(segment: seg.id, row: UInt32(first + k)) }
                 done += take
                 if seg.remainingCapacity == 0 {
-                    seg.publish()
                     seg.seal()
+                    sealed.append(seg)
                     w.growing[partition] = nil
                 }
             }

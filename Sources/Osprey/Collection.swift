@@ -21,6 +21,8 @@ public final class Collection: Sendable {
         var indexes: [IndexDescription]
         var aliases: [String]
         var updated: Timestamp
+        /// Why an index build failed, by index id.
+        var indexFailures: [Int64: String] = [:]
     }
 
     struct PartitionInfo: Sendable, Hashable {
@@ -241,9 +243,12 @@ public final class Collection: Sendable {
     /// growing segments; durable storage also writes them to disk).
     public func flush() throws(OspreyError) {
         try context.checkOpen()
-        writer.withLock { w in
-            for (_, s) in w.growing { s.seal() }
+        let sealed = writer.withLock { w in
+            let segs = Array(w.growing.values)
+            for s in segs { s.seal() }
             w.growing.removeAll()
+            return segs
         }
+        scheduleIndexBuilds(sealed)
     }
 }

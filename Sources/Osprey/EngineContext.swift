@@ -29,6 +29,7 @@ final class EngineContext: Sendable {
     let oracle = TimestampOracle()
     let options: DatabaseOptions
     let log: any MutationLog
+    let indexBuilds = IndexBuildQueue()
     private let nextID = Atomic<Int64>(1)
     private let closedFlag = Atomic<Bool>(false)
 

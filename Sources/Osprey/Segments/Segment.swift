@@ -108,6 +108,9 @@ final class Segment: @unchecked Sendable {
     let deletes: DeleteTimestamps
     let pkFieldIndex: Int
 
+    /// Vector indexes built over the sealed rows, by field name.
+    let indexes = Mutex<[String: BuiltIndex]>([:])
+
     private let published = Atomic<Int>(0)
     private let deletedRows = Atomic<Int>(0)
     private let isSealed = Atomic<Bool>(false)
