@@ -83,6 +83,8 @@ package final class Manifest: Sendable {
                 reason: "names \(FileNames.manifest(number)), which does not exist")
         }
         let mapped = try fs.map(path)
+        // The buffer below points into the mapping: keep it mapped to the end of the scope.
+        defer { withExtendedLifetime(mapped) {} }
         let header = try LogFileHeader.decode(mapped.bytes, magic: LogFileHeader.manifestMagic, path: path)
         guard header.base == number else {
             throw StorageError.corruption(

@@ -81,6 +81,8 @@ package final class LocalDirectoryObjectStore: ObjectStore {
 
     package func put(_ key: String, contentsOf localPath: String) async throws {
         let source = try fs.map(localPath)
+        // The buffer below points into the mapping: keep it mapped to the end of the scope.
+        defer { withExtendedLifetime(source) {} }
         try write(key, source.bytes)
     }
 

@@ -155,6 +155,17 @@ package final class SectionFile: Sendable {
         return bytes
     }
 
+    /// Calls `body` with the bytes of section `name`, keeping this reader (and so the
+    /// mapping) alive for the duration of the call.
+    package func withSection<T>(_ name: String, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
+        try withExtendedLifetime(self) { try body(try section(name)) }
+    }
+
+    /// A copy of the bytes of section `name`.
+    package func copySection(_ name: String) throws -> [UInt8] {
+        try withSection(name) { [UInt8]($0) }
+    }
+
     /// Checks the CRC32C of section `name`.
     package func verify(section name: String) throws {
         guard let s = sections.first(where: { $0.name == name }), let bytes = sectionIfPresent(name) else {

@@ -60,6 +60,8 @@ final class WALCore: @unchecked Sendable {
         var hasRecords = false
         if let last = found.last {
             let mapped = try fs.map(last.path)
+            // The buffer below points into the mapping: keep it mapped to the end of the scope.
+            defer { withExtendedLifetime(mapped) {} }
             let header = try LogFileHeader.decode(mapped.bytes, magic: LogFileHeader.walMagic, path: last.path)
             guard header.base == last.firstLSN else {
                 throw StorageError.corruption(
@@ -351,6 +353,8 @@ extension WALCore {
             let (firstLSN, path) = snapshot[index]
             let isLast = index == snapshot.count - 1
             let mapped = try fs.map(path)
+            // The buffer below points into the mapping: keep it mapped to the end of the scope.
+            defer { withExtendedLifetime(mapped) {} }
             let header = try LogFileHeader.decode(mapped.bytes, magic: LogFileHeader.walMagic, path: path)
             guard header.base == firstLSN else {
                 throw StorageError.corruption(

@@ -26,7 +26,7 @@ import OspreyCore
         // Replacing is atomic; an old mapping keeps the old bytes.
         let old = try await store.map("top")
         try await store.put("top", bytes: [8, 8])
-        #expect(Array(old.bytes) == [9])
+        #expect(withExtendedLifetime(old) { Array(old.bytes) } == [9])
         #expect(try await store.get("top") == [8, 8])
 
         try await store.delete("top")
@@ -48,7 +48,7 @@ import OspreyCore
         try writer.finish()
         try await store.put("segments/1/data", contentsOf: local)
         let file = try SectionFile(mapped: try await store.map("segments/1/data"), expectedKind: SectionFileKind("SEGC"))
-        #expect(Array(try file.section("pk")) == testPayload(1, size: 777))
+        #expect(try file.copySection("pk") == testPayload(1, size: 777))
     }
 
     @Test(arguments: ["", "/abs", "a//b", "a/../b", "./a", "a/.tmp-x", "trailing/"])
