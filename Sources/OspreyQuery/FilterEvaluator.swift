@@ -45,15 +45,21 @@ package struct FilterEvaluator<Segment: SegmentColumns> {
     package let segment: Segment
     let rowCount: Int
     let columns: [String: ColumnView]
+    /// Scalar indexes of the columns the plan reads, when the segment has them.
+    let indexes: [String: ScalarIndex]
 
     package init(segment: Segment, plan: FilterPlan) {
         self.segment = segment
         self.rowCount = segment.rowCount
         var cols: [String: ColumnView] = [:]
+        var indexes: [String: ScalarIndex] = [:]
+        let source = segment as? any FilterIndexSource
         for name in plan.columnNames {
             if let c = segment.column(named: name) { cols[name] = c }
+            if let index = source?.scalarIndex(ofColumn: name), index.rowCount == segment.rowCount { indexes[name] = index }
         }
         self.columns = cols
+        self.indexes = indexes
     }
 
     /// The rows for which `plan` is true.
@@ -135,6 +141,7 @@ package struct FilterEvaluator<Segment: SegmentColumns> {
     }
 
     func columnar(_ plan: FilterPlan) -> FilterTruth? {
+        if !indexes.isEmpty, let t = indexed(plan) { return t }
         switch plan {
         case .isNull(let f):
             guard let c = columns[f.name] else { return FilterTruth(isTrue: Bitset(count: rowCount, filled: true), isFalse: nil) }
@@ -166,6 +173,64 @@ package struct FilterEvaluator<Segment: SegmentColumns> {
             return masked(c) { bits in FilterKernels.like(view, pattern, rowCount: rowCount, into: &bits) }
         default:
             return nil
+        }
+    }
+
+    /// A leaf answered from a scalar index, or nil when no index serves it.
+    func indexed(_ plan: FilterPlan) -> FilterTruth? {
+        let f: FilterFieldRef
+        switch plan {
+        case .compare(.column(let g), _, .literal), .range(.column(let g), _, _), .member(.column(let g), _), .like(.column(let g), _):
+            f = g
+        default:
+            return nil
+        }
+        guard let index = indexes[f.name], let c = columns[f.name] else { return nil }
+        let bits: Bitset?
+        switch plan {
+        case .compare(_, let op, .literal(let lit)):
+            let b = FilterBound(lit, inclusive: true)
+            switch op {
+            case .eq: bits = index.rows(lower: b, upper: b)
+            case .ne: bits = index.rows(lower: b, upper: b).map { $0.inverted() }
+            case .lt: bits = index.rows(lower: nil, upper: FilterBound(lit, inclusive: false))
+            case .le: bits = index.rows(lower: nil, upper: b)
+            case .gt: bits = index.rows(lower: FilterBound(lit, inclusive: false), upper: nil)
+            case .ge: bits = index.rows(lower: b, upper: nil)
+            }
+        case .range(_, let lower, let upper):
+            bits = index.rows(lower: lower, upper: upper)
+        case .member(_, let items):
+            bits = index.rows(equalToAnyOf: items)
+        case .like(_, let pattern):
+            switch pattern.shape {
+            case .prefix(let p): bits = index.rows(withPrefix: p)
+            case .exact(let t): bits = index.rows(equalToAnyOf: [.string(t)])
+            default: bits = nil
+            }
+        default:
+            bits = nil
+        }
+        return bits.map { FilterTruth.masked($0, valid: validity(c)) }
+    }
+
+    /// Whether every leaf of a plan is answered from a scalar index (so evaluating it costs
+    /// about as much as the matching postings, not a pass over the rows).
+    package func isIndexAnswerable(_ plan: FilterPlan) -> Bool {
+        switch plan {
+        case .constant: return true
+        case .and(let ps), .or(let ps): return ps.allSatisfy(isIndexAnswerable)
+        case .not(let p): return isIndexAnswerable(p)
+        case .compare(.column(let f), _, .literal), .range(.column(let f), _, _), .member(.column(let f), _):
+            return indexes[f.name] != nil && columns[f.name] != nil
+        case .like(.column(let f), let pattern):
+            guard indexes[f.name] != nil, columns[f.name] != nil else { return false }
+            switch pattern.shape {
+            case .prefix, .exact: return true
+            default: return false
+            }
+        default:
+            return false
         }
     }
 

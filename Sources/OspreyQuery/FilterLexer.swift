@@ -171,11 +171,13 @@ package struct FilterLexer {
                 skipSpace()
                 next = readIdentifier()
             }
-            guard Self.isKeyword(next, "null") else {
+            if Self.isKeyword(next, "null") {
+                kind = .isNull(negated: negated)
+            } else {
+                // Not `is null`: a field that happens to be called `is`.
                 pos = save
-                throw FilterError(.syntax, at: start, "expected 'is null' or 'is not null'")
+                kind = .identifier(w)
             }
-            kind = .isNull(negated: negated)
         default: kind = .identifier(w)
         }
         return FilterToken(kind: kind, offset: start)

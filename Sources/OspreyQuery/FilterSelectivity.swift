@@ -58,7 +58,8 @@ extension CompiledFilter {
     /// 2. If the segment conforms to `FilterStatisticsSource`, comparisons, ranges and `in`
     ///    lists on numeric and string columns are checked against each column's min/max; a
     ///    filter that no row can pass is exactly 0.
-    /// 3. A segment of at most `2 × sampleSize` rows is evaluated whole (exact).
+    /// 3. A segment of at most `2 × sampleSize` rows, or a filter whose every condition a
+    ///    scalar index of the segment answers (`FilterIndexSource`), is evaluated whole (exact).
     /// 4. Otherwise `sampleSize` rows spread evenly over the segment (a fixed stride from an
     ///    offset derived from the row count, so the estimate is repeatable) are evaluated
     ///    row by row; the fraction passing is the estimate, with a 95% Wilson interval.
@@ -72,7 +73,8 @@ extension CompiledFilter {
             return .exact(0)
         }
         let s = Swift.max(1, sampleSize)
-        if n <= 2 * s {
+        let evaluator = FilterEvaluator(segment: segment, plan: plan)
+        if n <= 2 * s || (!evaluator.indexes.isEmpty && evaluator.isIndexAnswerable(plan)) {
             let bits = evaluate(on: segment)
             return .exact(Double(bits.cardinality) / Double(n), sampled: n)
         }

@@ -152,6 +152,7 @@ struct FilterParserTests {
             ("a & b", .unsupported, 2),
             ("a =~ 'x'", .syntax, 2),
             ("a is nul", .syntax, 2),
+            ("a is not", .syntax, 2),
             ("{ 1 }", .syntax, 2),
             ("{a", .syntax, 2),
             ("a not like 'x'", .syntax, 2),
