@@ -24,7 +24,7 @@ package enum IndexType: String, Sendable, CaseIterable, CustomStringConvertible 
     package var supportedTypes: Set<DataType> {
         switch self {
         case .flat, .hnsw, .autoIndex: return [.floatVector, .float16Vector, .bfloat16Vector, .int8Vector]
-        case .ivfFlat, .ivfSQ8, .ivfPQ: return [.floatVector, .float16Vector, .bfloat16Vector]
+        case .ivfFlat, .ivfSQ8, .ivfPQ: return [.floatVector]
         case .binFlat, .binIVFFlat: return [.binaryVector]
         }
     }

@@ -1,0 +1,72 @@
+import OspreyCore
+
+extension IVFFlatIndex {
+    /// Payload (after the common header; docs/index.md "IVF_FLAT file"):
+    ///
+    ///     count:u64 trained:u64 removed:bitmap pad(64) centroids:f32[nlist × dim]
+    ///     offsets:u64[nlist + 1] ids:u32[count] pad(64) vectors:f32[count × dim]   (list order)
+    package func serialized() -> [UInt8] {
+        let (centroids, lists, removed) = state.withLock { ($0.centroids, $0.lists, $0.removed) }
+        let dim = configuration.dim, nlist = configuration.nlist
+        let n = lists?.count ?? 0
+        var w = ByteWriter(capacity: n * dim * 4 + nlist * dim * 4 + 1024)
+        w.write(UInt64(n))
+        w.write(UInt64(centroids == nil ? 0 : 1))
+        w.write(removed)
+        w.alignFile(64)
+        if let centroids { centroids.withUnsafeBytes { w.writeRaw($0) } }
+        if let lists {
+            for o in lists.offsets { w.write(UInt64(o)) }
+            w.writeRaw(UnsafeRawBufferPointer(start: lists.ids.pointer, count: n * 4))
+            w.alignFile(64)
+            w.writeRaw(UnsafeRawBufferPointer(start: lists.vectors.pointer, count: n * dim * 4))
+        }
+        return IndexFile.image(configuration, payload: w.bytes)
+    }
+
+    /// Loads and validates offsets and ids, so damaged files give errors, not traps.
+    convenience init(file: IndexFile) throws(IndexError) {
+        try self.init(file.configuration)
+        let dim = configuration.dim, nlist = configuration.nlist
+        let loaded: State = try withRawBytes(file.bytes) { raw throws(IndexError) in
+            var r = PayloadReader(raw, offset: file.payloadOffset)
+            let n = try r.count("row count", limit: Int(UInt32.max))
+            let trained = try r.count("trained flag", limit: 1) == 1
+            let removed = try r.bitset(rows: n)
+            try r.align(64)
+            guard trained else {
+                guard n == 0, r.offset == raw.count else { throw .corruptFile("rows without centroids") }
+                return State(centroids: nil, lists: nil, removed: removed)
+            }
+            let c = try r.raw(nlist * dim * 4, "centroids")
+            let centroids = [Float](unsafeUninitializedCapacity: nlist * dim) { b, count in
+                UnsafeMutableRawPointer(b.baseAddress!).copyMemory(from: c.baseAddress!, byteCount: nlist * dim * 4)
+                count = nlist * dim
+            }
+            if n == 0 && r.offset == raw.count { return State(centroids: centroids, lists: nil, removed: removed) }
+            var offsets = [Int](repeating: 0, count: nlist + 1)
+            for l in 0...nlist {
+                offsets[l] = try r.count("list offset", limit: n)
+                guard l == 0 ? offsets[0] == 0 : offsets[l] >= offsets[l - 1] else { throw .corruptFile("list offsets not ascending") }
+            }
+            guard offsets[nlist] == n else { throw .corruptFile("lists hold \(offsets[nlist]) rows, header says \(n)") }
+            let idsRaw = try r.raw(n * 4, "row ids")
+            try r.align(64)
+            let vecRaw = try r.raw(n * dim * 4, "vectors")
+            guard r.offset == raw.count else { throw .corruptFile("\(raw.count - r.offset) trailing bytes") }
+            let ids = AlignedBuffer(byteCount: n * 4, zeroed: false)
+            ids.pointer.copyMemory(from: idsRaw.baseAddress!, byteCount: n * 4)
+            let idp = ids.pointer.assumingMemoryBound(to: UInt32.self)
+            var seen = Bitset(count: n)
+            for i in 0..<n {
+                let row = Int(idp[i])
+                guard row < n, !seen.contains(row) else { throw .corruptFile("bad or repeated row id \(row)") }
+                seen.set(row)
+            }
+            let vectors = AlignedBuffer(byteCount: n * dim * 4, zeroed: false)
+            vectors.pointer.copyMemory(from: vecRaw.baseAddress!, byteCount: n * dim * 4)
+            return State(centroids: centroids, lists: Lists(offsets: offsets, ids: ids, vectors: vectors, count: n), removed: removed)
+        }
+        state.withLock { $0 = loaded }
+    }
+}
