@@ -133,29 +133,25 @@ final class WALCore: @unchecked Sendable {
 
     // MARK: - Appending
 
-    /// Queues a record for the writer thread; `completion` runs on that thread (or at once
-    /// on error) with the record's LSN.
-    func enqueue(_ payload: UnsafeRawBufferPointer, completion: @escaping Completion) {
+    /// Queues a record for the writer thread and returns its LSN; `completion` runs later,
+    /// on that thread, once the record is as durable as the policy promises. On an
+    /// immediate failure (log failed or closed, payload too large) it returns the error and
+    /// never calls `completion`.
+    func enqueue(_ payload: UnsafeRawBufferPointer, completion: @escaping Completion) -> Result<LSN, StorageError> {
         lock.lock()
-        if let failure {
-            lock.unlock()
-            return completion(.failure(Self.refusal(failure, directory)))
-        }
-        if closing {
-            lock.unlock()
-            return completion(.failure(.closed(path: directory, reason: "the write-ahead log is closed")))
-        }
+        defer { lock.unlock() }
+        if let failure { return .failure(Self.refusal(failure, directory)) }
+        if closing { return .failure(.closed(path: directory, reason: "the write-ahead log is closed")) }
         if payload.count > options.maxRecordSize {
-            lock.unlock()
-            return completion(.failure(.invalidArgument(
-                "WAL record of \(payload.count) bytes exceeds maxRecordSize \(options.maxRecordSize)")))
+            return .failure(.invalidArgument(
+                "WAL record of \(payload.count) bytes exceeds maxRecordSize \(options.maxRecordSize)"))
         }
         let lsn = nextLSN
         nextLSN += 1
         LogRecord.append(to: &pending, sequence: lsn, kind: Self.dataKind, payload: payload)
         pendingWaiters.append((lsn, completion))
         lock.signal()
-        lock.unlock()
+        return .success(LSN(lsn))
     }
 
     func requestSync(_ completion: @escaping Completion) {

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import Dispatch
 import OspreyCore
+import Synchronization
 
 /// A log sequence number: the position of a record in the write-ahead log, from 1 upward
 /// with no gaps. `LSN(0)` means "no record".
@@ -128,25 +129,32 @@ package final class WriteAheadLog: Sendable {
     /// - Throws: `StorageError.invalidArgument` for a payload above `maxRecordSize`; the
     ///   I/O error that failed the log, or `.closed` after `close()`.
     package func append(_ payload: [UInt8]) async throws -> LSN {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<LSN, any Error>) in
-            payload.withUnsafeBytes { raw in
-                core.enqueue(raw) { continuation.resume(with: $0.mapError { $0 as any Error }) }
-            }
-        }
+        try await submit(payload).wait()
+    }
+
+    /// Queues one record and returns at once with its LSN assigned; `wait()` on the result
+    /// returns when the record is as durable as the policy promises. Records are written in
+    /// the order they are submitted, so a caller that must apply records in LSN order can
+    /// submit and apply under its own lock, then wait for durability before acknowledging.
+    ///
+    /// - Throws: as `append`, for failures known at once.
+    package func submit(_ payload: [UInt8]) throws -> WALCommit {
+        try payload.withUnsafeBytes { try submit($0) }
+    }
+
+    /// Queues one record (see the other overload); the bytes are copied before it returns.
+    package func submit(_ payload: UnsafeRawBufferPointer) throws -> WALCommit {
+        let commit = WALCommit()
+        let lsn = try core.enqueue(payload) { commit.complete($0) }.get()
+        commit.assign(lsn)
+        return commit
     }
 
     /// Appends one record, blocking the calling thread until it is durable per the policy.
     /// For callers outside Swift concurrency; do not call from a task on the shared pool in
     /// large numbers (each blocks a pool thread).
     package func appendBlocking(_ payload: UnsafeRawBufferPointer) throws -> LSN {
-        let done = DispatchSemaphore(value: 0)
-        let box = ResultBox()
-        core.enqueue(payload) { result in
-            box.result = result
-            done.signal()
-        }
-        done.wait()
-        return try box.result!.get()
+        try submit(payload).waitBlocking()
     }
 
     /// Appends one record, blocking the calling thread (see the other overload).
@@ -201,7 +209,79 @@ package final class WriteAheadLog: Sendable {
     package func close() throws { try core.close() }
 }
 
-/// A result handed from the writer thread to a blocked appender.
-private final class ResultBox: @unchecked Sendable {
-    var result: Result<LSN, StorageError>?
+/// One submitted WAL record: its LSN, known at once, and its durability, awaited with
+/// `wait()` (or `waitBlocking()`), which returns the LSN or throws the error that kept the
+/// record from becoming durable.
+///
+/// Thread safety: safe to share; any number of tasks and threads may wait on it.
+package final class WALCommit: Sendable {
+    private enum Outcome {
+        case pending(continuations: [CheckedContinuation<LSN, any Error>], semaphores: [DispatchSemaphore])
+        case done(Result<LSN, StorageError>)
+    }
+
+    private struct State {
+        var lsn = LSN.zero
+        var outcome = Outcome.pending(continuations: [], semaphores: [])
+    }
+
+    private let state = Mutex(State())
+
+    init() {}
+
+    /// The record's LSN.
+    package var lsn: LSN { state.withLock { $0.lsn } }
+
+    /// Whether the record is durable per the policy (or has failed).
+    package var isDone: Bool {
+        state.withLock { if case .done = $0.outcome { return true } else { return false } }
+    }
+
+    fileprivate func assign(_ lsn: LSN) { state.withLock { $0.lsn = lsn } }
+
+    func complete(_ result: Result<LSN, StorageError>) {
+        let (continuations, semaphores) = state.withLock { s -> ([CheckedContinuation<LSN, any Error>], [DispatchSemaphore]) in
+            guard case let .pending(continuations, semaphores) = s.outcome else { return ([], []) }
+            s.outcome = .done(result)
+            return (continuations, semaphores)
+        }
+        for c in continuations { c.resume(with: result.mapError { $0 as any Error }) }
+        for s in semaphores { s.signal() }
+    }
+
+    /// Waits until the record is durable per the policy and returns its LSN.
+    package func wait() async throws -> LSN {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<LSN, any Error>) in
+            let finished: Result<LSN, StorageError>? = state.withLock { s in
+                switch s.outcome {
+                case let .done(result): return result
+                case .pending(var continuations, let semaphores):
+                    continuations.append(continuation)
+                    s.outcome = .pending(continuations: continuations, semaphores: semaphores)
+                    return nil
+                }
+            }
+            if let finished { continuation.resume(with: finished.mapError { $0 as any Error }) }
+        }
+    }
+
+    /// Blocks the calling thread until the record is durable per the policy.
+    package func waitBlocking() throws -> LSN {
+        let semaphore = DispatchSemaphore(value: 0)
+        let finished: Result<LSN, StorageError>? = state.withLock { s in
+            switch s.outcome {
+            case let .done(result): return result
+            case .pending(let continuations, var semaphores):
+                semaphores.append(semaphore)
+                s.outcome = .pending(continuations: continuations, semaphores: semaphores)
+                return nil
+            }
+        }
+        if let finished { return try finished.get() }
+        semaphore.wait()
+        return try state.withLock { s in
+            guard case let .done(result) = s.outcome else { preconditionFailure("signalled before completion") }
+            return result
+        }.get()
+    }
 }

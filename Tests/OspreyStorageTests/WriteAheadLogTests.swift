@@ -194,6 +194,27 @@ extension WriteAheadLogTests {
         try reopened.close()
     }
 
+    @Test func submitAssignsLSNsAtOnceAndWaitsForDurability() async throws {
+        let dir = TemporaryDirectory()
+        let fs = FaultInjectingFileSystem()
+        let wal = try WriteAheadLog.open(directory: dir.join("wal"), fileSystem: fs)
+        fs.setSyncDelay(microseconds: 20_000)
+        let commits = try (0..<10).map { try wal.submit(testPayload($0, size: 30)) }
+        #expect(commits.map(\.lsn) == (1...10).map { LSN(UInt64($0)) }, "LSNs in submission order, at once")
+        #expect(!commits[9].isDone, "not durable yet: the sync takes 20 ms")
+        for (i, commit) in commits.enumerated() {
+            #expect(try await commit.wait() == LSN(UInt64(i + 1)))
+            #expect(commit.isDone)
+        }
+        #expect(try commits[3].waitBlocking() == LSN(4), "waiting again returns the stored result")
+        #expect(wal.durableLSN == LSN(10))
+        fs.failNextSync()
+        let failing = try wal.submit([1])
+        await #expect(throws: StorageError.self) { try await failing.wait() }
+        #expect(throws: StorageError.self) { try wal.submit([2]) }
+        try? wal.close()
+    }
+
     @Test func readOnlyReplayRepairsNothing() async throws {
         let dir = TemporaryDirectory()
         let wal = try WriteAheadLog.open(directory: dir.join("wal"))
