@@ -159,6 +159,38 @@ package struct FilterEvaluator<Segment: SegmentColumns> {
             }
             guard let bits = compareColumn(c, op, lit) else { return nil }
             return FilterTruth.masked(bits, valid: validity(c))
+        case .compare(.arithmetic(let op, .column(let f), .literal(.int(let operand))), let cmp, .literal(.int(let target)))
+            where f.dataType.isInteger && op != .power:
+            guard let c = columns[f.name] else { return allUnknown() }
+            let bits: Bitset
+            switch c.values {
+            case .int8(let v): bits = FilterKernels.intArithmetic(v, op, operand, cmp, target, rowCount: rowCount)
+            case .int16(let v): bits = FilterKernels.intArithmetic(v, op, operand, cmp, target, rowCount: rowCount)
+            case .int32(let v): bits = FilterKernels.intArithmetic(v, op, operand, cmp, target, rowCount: rowCount)
+            case .int64(let v): bits = FilterKernels.intArithmetic(v, op, operand, cmp, target, rowCount: rowCount)
+            default: return nil
+            }
+            return FilterTruth.masked(bits, valid: validity(c))
+        case .compare(.arithmetic(let op, .column(let f), .literal(let operand)), let cmp, .literal(let target))
+            where f.dataType.isNumeric && operand.isNumber && target.isNumber:
+            guard let c = columns[f.name] else { return allUnknown() }
+            var bits = Bitset(count: rowCount)
+            // One closure per row, no allocation: the operand and target stay JSON numbers so
+            // that integer/double rules match `FilterSemantics` exactly.
+            let check: (JSONValue) -> Bool = { v in
+                guard let r = FilterSemantics.arithmetic(op, v, operand) else { return false }
+                return FilterSemantics.compare(r, cmp, target) == true
+            }
+            switch c.values {
+            case .int8(let v): FilterKernels.fill(v, rowCount: rowCount, into: &bits) { check(.int(Int64($0))) }
+            case .int16(let v): FilterKernels.fill(v, rowCount: rowCount, into: &bits) { check(.int(Int64($0))) }
+            case .int32(let v): FilterKernels.fill(v, rowCount: rowCount, into: &bits) { check(.int(Int64($0))) }
+            case .int64(let v): FilterKernels.fill(v, rowCount: rowCount, into: &bits) { check(.int($0)) }
+            case .float(let v): FilterKernels.fill(v, rowCount: rowCount, into: &bits) { check(.double(Double($0))) }
+            case .double(let v): FilterKernels.fill(v, rowCount: rowCount, into: &bits) { check(.double($0)) }
+            default: return nil
+            }
+            return FilterTruth.masked(bits, valid: validity(c))
         case .range(.column(let f), let lower, let upper) where f.dataType != .json && f.dataType != .array:
             guard let c = columns[f.name] else { return allUnknown() }
             guard let bits = rangeColumn(c, lower: lower, upper: upper) else { return nil }

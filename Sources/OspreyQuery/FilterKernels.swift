@@ -94,9 +94,56 @@ enum FilterKernels {
         if values.isEmpty { return bits }
         if values.count <= 8 {
             fill(view, rowCount: rowCount, into: &bits) { v in values.contains(v) }
-        } else {
-            let set = Set(values)
-            fill(view, rowCount: rowCount, into: &bits) { set.contains($0) }
+            return bits
+        }
+        let lo = Int64(values.min()!), hi = Int64(values.max()!)
+        if hi &- lo >= 0, hi &- lo < 1 << 20 {
+            // A dense lookup table over the list's span: one load per row, no hashing.
+            var table = Bitset(count: Int(hi - lo) + 1)
+            for v in values { table.set(Int(Int64(v) - lo)) }
+            table.withUnsafeWords { words in
+                fill(view, rowCount: rowCount, into: &bits) { v in
+                    let d = Int64(v) &- lo
+                    return d >= 0 && d <= hi - lo && (words[Int(d) >> 6] >> UInt64(d & 63)) & 1 == 1
+                }
+            }
+            return bits
+        }
+        let sorted = Array(Set(values)).sorted()
+        sorted.withUnsafeBufferPointer { keys in
+            fill(view, rowCount: rowCount, into: &bits) { v in
+                var a = 0, b = keys.count
+                while a < b {
+                    let m = (a + b) >> 1
+                    if keys[m] < v { a = m + 1 } else { b = m }
+                }
+                return a < keys.count && keys[a] == v
+            }
+        }
+        return bits
+    }
+
+    // MARK: - Arithmetic
+
+    /// Rows where `(value op operand) cmp target` holds, for an integer column and integer
+    /// constants, in wrapping Int64 arithmetic (division or modulo by zero: false).
+    static func intArithmetic<T: FixedWidthInteger & SignedInteger>(
+        _ view: ChunkedView<T>, _ op: FilterArithmeticOp, _ operand: Int64, _ cmp: FilterCompareOp, _ target: Int64, rowCount: Int
+    ) -> Bitset {
+        var bits = Bitset(count: rowCount)
+        @inline(__always) func run(_ f: (Int64) -> Int64?) {
+            fill(view, rowCount: rowCount, into: &bits) { v in
+                guard let r = f(Int64(v)) else { return false }
+                return FilterSemantics.apply(cmp, r, target)
+            }
+        }
+        switch op {
+        case .add: run { $0 &+ operand }
+        case .subtract: run { $0 &- operand }
+        case .multiply: run { $0 &* operand }
+        case .divide: if operand != 0 { run { $0.dividedReportingOverflow(by: operand).partialValue } }
+        case .modulo: if operand != 0 { run { $0.remainderReportingOverflow(dividingBy: operand).partialValue } }
+        case .power: break
         }
         return bits
     }
