@@ -198,7 +198,9 @@ package final class FaultInjectingFileSystem: FileSystem {
     }
 
     package func readFile(_ path: String) throws -> [UInt8] { try base.readFile(path) }
-    package func map(_ path: String) throws -> MappedFile { try base.map(path) }
+    package func map(_ path: String, access: MappedFile.Access) throws -> MappedFile {
+        try base.map(path, access: access)
+    }
     package func fileSize(_ path: String) throws -> Int { try base.fileSize(path) }
     package func exists(_ path: String) -> Bool { base.exists(path) }
     package func isDirectory(_ path: String) -> Bool { base.isDirectory(path) }

@@ -20,7 +20,7 @@ package protocol FileSystem: Sendable {
     /// Reads the whole file.
     func readFile(_ path: String) throws -> [UInt8]
     /// Maps the whole file read-only; the mapping lives as long as the returned object.
-    func map(_ path: String) throws -> MappedFile
+    func map(_ path: String, access: MappedFile.Access) throws -> MappedFile
     /// The size of the file in bytes.
     func fileSize(_ path: String) throws -> Int
     /// Whether a file or directory exists at `path`.
@@ -82,6 +82,11 @@ extension FileSystem {
     }
 }
 
+extension FileSystem {
+    /// Maps the whole file read-only for random access.
+    package func map(_ path: String) throws -> MappedFile { try map(path, access: .random) }
+}
+
 extension WritableFile {
     /// Appends all of `bytes`.
     package func append(_ bytes: [UInt8]) throws {
@@ -110,8 +115,17 @@ package final class MappedFile: @unchecked Sendable {
     private enum Storage { case none, mapped, heap }
     private let storage: Storage
 
+    /// How a mapping will be read.
+    package enum Access: Sendable {
+        /// Any order (segments, indexes): pages are faulted in on demand.
+        case random
+        /// Once, front to back (log replay): all pages are faulted in at once and
+        /// read-ahead is enabled.
+        case sequential
+    }
+
     /// Maps `path` read-only (an empty file gives an empty buffer).
-    package init(mapping path: String) throws {
+    package init(mapping path: String, access: Access = .random) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let e = errno
@@ -128,8 +142,13 @@ package final class MappedFile: @unchecked Sendable {
             storage = .none
             return
         }
-        let p = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0)
+        var flags = MAP_SHARED
+        #if os(Linux)
+        if access == .sequential { flags |= MAP_POPULATE }
+        #endif
+        let p = mmap(nil, size, PROT_READ, flags, fd, 0)
         guard let p, p != MAP_FAILED else { throw StorageError.io(operation: "mmap", path: path, errno: errno) }
+        if access == .sequential { _ = madvise(p, size, MADV_SEQUENTIAL) }
         bytes = UnsafeRawBufferPointer(start: p, count: size)
         storage = .mapped
     }

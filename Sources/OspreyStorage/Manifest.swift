@@ -82,7 +82,7 @@ package final class Manifest: Sendable {
                 path: FilePath.join(directory, FileNames.current), offset: 0,
                 reason: "names \(FileNames.manifest(number)), which does not exist")
         }
-        let mapped = try fs.map(path)
+        let mapped = try fs.map(path, access: .sequential)
         // The buffer below points into the mapping: keep it mapped to the end of the scope.
         defer { withExtendedLifetime(mapped) {} }
         let header = try LogFileHeader.decode(mapped.bytes, magic: LogFileHeader.manifestMagic, path: path)

@@ -46,8 +46,8 @@ package struct PosixFileSystem: FileSystem {
         return result
     }
 
-    package func map(_ path: String) throws -> MappedFile {
-        try MappedFile(mapping: path)
+    package func map(_ path: String, access: MappedFile.Access) throws -> MappedFile {
+        try MappedFile(mapping: path, access: access)
     }
 
     package func fileSize(_ path: String) throws -> Int {

@@ -59,7 +59,7 @@ final class WALCore: @unchecked Sendable {
         var next: UInt64
         var hasRecords = false
         if let last = found.last {
-            let mapped = try fs.map(last.path)
+            let mapped = try fs.map(last.path, access: .sequential)
             // The buffer below points into the mapping: keep it mapped to the end of the scope.
             defer { withExtendedLifetime(mapped) {} }
             let header = try LogFileHeader.decode(mapped.bytes, magic: LogFileHeader.walMagic, path: last.path)
@@ -348,7 +348,7 @@ extension WALCore {
         for index in startIndex..<snapshot.count {
             let (firstLSN, path) = snapshot[index]
             let isLast = index == snapshot.count - 1
-            let mapped = try fs.map(path)
+            let mapped = try fs.map(path, access: .sequential)
             // The buffer below points into the mapping: keep it mapped to the end of the scope.
             defer { withExtendedLifetime(mapped) {} }
             let header = try LogFileHeader.decode(mapped.bytes, magic: LogFileHeader.walMagic, path: path)
