@@ -273,6 +273,8 @@ private final class FaultInjectingFile: WritableFile {
 }
 
 /// A tiny deterministic generator for reproducible fault patterns.
+///
+/// Thread safety: a value type; use one per thread.
 package struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
     package init(seed: UInt64) { state = seed }

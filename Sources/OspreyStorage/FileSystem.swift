@@ -175,6 +175,8 @@ package final class MappedFile: @unchecked Sendable {
 }
 
 /// Helpers for joining and splitting "/"-separated paths.
+///
+/// Thread safety: stateless.
 package enum FilePath {
     /// `directory` + "/" + `name`.
     package static func join(_ directory: String, _ name: String) -> String {

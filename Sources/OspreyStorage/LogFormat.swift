@@ -89,6 +89,8 @@ enum LogRecord {
     }
 
     /// Where and why a scan stopped before the end of the buffer.
+    ///
+    /// Thread safety: a value type; safe to share.
     struct Damage: Equatable {
         /// Offset of the first byte that is not part of a valid record.
         var offset: Int
@@ -98,6 +100,9 @@ enum LogRecord {
         var laterValidRecord: Int?
     }
 
+    /// What a scan found.
+    ///
+    /// Thread safety: a value type; safe to share.
     struct ScanResult {
         /// End of the last valid record (where a torn tail would be cut).
         var validEnd: Int

@@ -29,6 +29,8 @@ package protocol ObjectStore: Sendable {
 }
 
 /// Validation shared by object stores.
+///
+/// Thread safety: stateless.
 package enum ObjectKey {
     package static let temporaryPrefix = ".tmp-"
 

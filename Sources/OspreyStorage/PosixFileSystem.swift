@@ -114,6 +114,8 @@ package struct PosixFileSystem: FileSystem {
 }
 
 /// Small wrappers that turn errno into `StorageError`.
+///
+/// Thread safety: stateless (errno is per thread).
 enum Posix {
     static func error(_ operation: String, _ path: String) -> StorageError {
         let e = errno

@@ -41,6 +41,9 @@ package struct SectionFileKind: Hashable, Sendable, CustomStringConvertible {
     package var description: String { String(decoding: bytes, as: UTF8.self) }
 }
 
+/// Constants of the section-file layout (above).
+///
+/// Thread safety: stateless.
 enum SectionFileFormat {
     static let headerSize = 64
     static let footerSize = 32
