@@ -190,6 +190,18 @@ struct FilterParserTests {
         #expect(parseError(arith)?.kind == .tooComplex)
         let negs = String(repeating: "-", count: 5000) + "1"
         #expect(parseError(negs)?.kind == .tooComplex)
+        // Just inside the limit, the whole pipeline runs (no stack exhaustion in debug builds).
+        for depth in [60, 95] {
+            let nested = String(repeating: "not (", count: depth) + "i8 > 0" + String(repeating: ")", count: depth)
+            let filter = try? CompiledFilter(nested, schema: FilterFixtures.schema)
+            #expect(filter != nil, "depth \(depth)")
+            let parens = String(repeating: "(", count: depth * 2) + "i8 + 1 > 0" + String(repeating: ")", count: depth * 2)
+            #expect((try? CompiledFilter(parens, schema: FilterFixtures.schema)) != nil, "parentheses \(depth * 2)")
+            if let filter {
+                let bits = filter.evaluate(on: FilterFixtures.segment)
+                #expect(bits.setBits == (depth % 2 == 0 ? [0, 3] : [2]))
+            }
+        }
         // Long flat chains are fine.
         let chain = (0..<5000).map { "a == \($0)" }.joined(separator: " or ")
         #expect(parseError(chain) == nil)
