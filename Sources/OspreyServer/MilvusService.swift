@@ -22,11 +22,13 @@ package struct ServerIdentity: Sendable, Equatable {
 ///
 /// Every declared RPC answers with a response whose `status` tells the outcome; errors are
 /// never gRPC failures (pymilvus reads `status`, and turns some gRPC codes into fatal
-/// "upgrade your server" errors). Handlers are in this file and its `+Unserved` extension,
-/// one `MARK` per area.
+/// "upgrade your server" errors). Each handler goes through ``handle(_:_:)``, which reads
+/// the call's headers into a ``MilvusCall`` and turns thrown ``MilvusError``s into the
+/// response's status. Handlers are in this file and its `+Unserved` extension, one `MARK`
+/// per area.
 ///
 /// Thread safety: a `Sendable` value; handlers run concurrently on the concurrency pool.
-package struct MilvusService: Milvus_MilvusService.SimpleServiceProtocol {
+package struct MilvusService: Milvus_MilvusService.ServiceProtocol {
     package let identity: ServerIdentity
     package let clock: HybridClock
     private let logger: Logger
@@ -42,48 +44,104 @@ package struct MilvusService: Milvus_MilvusService.SimpleServiceProtocol {
     // MARK: - Connection and health
 
     package func connect(
-        request: Milvus_ConnectRequest, context: ServerContext
-    ) async throws -> Milvus_ConnectResponse {
-        let identifier = connections.register()
-        let info = request.clientInfo
-        logger.debug("client connected", metadata: [
-            "identifier": "\(identifier)", "sdk": "\(info.sdkType) \(info.sdkVersion)",
-            "host": "\(info.host)", "user": "\(info.user)", "peer": "\(context.remotePeer)",
-        ])
-        var response = Milvus_ConnectResponse()
-        response.status = .success
-        response.identifier = identifier
-        response.serverInfo.buildTags = identity.versionString
-        response.serverInfo.deployMode = "STANDALONE"
-        response.serverInfo.reserved["server"] = "osprey"
-        return response
+        request: ServerRequest<Milvus_ConnectRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Milvus_ConnectResponse> {
+        await handle(request) { call, message in
+            let identifier = connections.register()
+            let info = message.clientInfo
+            logger.debug("client connected", metadata: [
+                "identifier": "\(identifier)", "sdk": "\(info.sdkType) \(info.sdkVersion)",
+                "host": "\(info.host)", "user": "\(info.user)", "peer": "\(context.remotePeer)",
+                "database": "\(call.database)",
+            ])
+            var response = Milvus_ConnectResponse()
+            response.identifier = identifier
+            response.serverInfo.buildTags = identity.versionString
+            response.serverInfo.deployMode = "STANDALONE"
+            response.serverInfo.reserved["server"] = "osprey"
+            return response
+        }
     }
 
     package func getVersion(
-        request: Milvus_GetVersionRequest, context: ServerContext
-    ) async throws -> Milvus_GetVersionResponse {
-        var response = Milvus_GetVersionResponse()
-        response.status = .success
-        response.version = identity.versionString
-        return response
+        request: ServerRequest<Milvus_GetVersionRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Milvus_GetVersionResponse> {
+        await handle(request) { _, _ in
+            var response = Milvus_GetVersionResponse()
+            response.version = identity.versionString
+            return response
+        }
     }
 
     package func checkHealth(
-        request: Milvus_CheckHealthRequest, context: ServerContext
-    ) async throws -> Milvus_CheckHealthResponse {
-        var response = Milvus_CheckHealthResponse()
-        response.status = .success
-        response.isHealthy = true
-        return response
+        request: ServerRequest<Milvus_CheckHealthRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Milvus_CheckHealthResponse> {
+        await handle(request) { _, _ in
+            var response = Milvus_CheckHealthResponse()
+            response.isHealthy = true
+            return response
+        }
     }
 
     package func allocTimestamp(
-        request: Milvus_AllocTimestampRequest, context: ServerContext
-    ) async throws -> Milvus_AllocTimestampResponse {
-        var response = Milvus_AllocTimestampResponse()
-        response.status = .success
-        response.timestamp = clock.next().rawValue
-        return response
+        request: ServerRequest<Milvus_AllocTimestampRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Milvus_AllocTimestampResponse> {
+        await handle(request) { _, _ in
+            var response = Milvus_AllocTimestampResponse()
+            response.timestamp = clock.next().rawValue
+            return response
+        }
+    }
+
+    // MARK: - Dispatch
+
+    /// Runs one call: reads its headers into a ``MilvusCall``, runs `body`, and answers
+    /// with its response, or with an empty response whose status carries the thrown error.
+    ///
+    /// This is the one place every request passes through; engine work that blocks is
+    /// handed from here to the engine's worker pool.
+    package func handle<Request: Sendable, Response: MilvusResponse>(
+        _ request: ServerRequest<Request>,
+        _ body: (MilvusCall, Request) async throws -> Response
+    ) async -> ServerResponse<Response> {
+        let call = MilvusCall(metadata: request.metadata)
+        let response = await Response.answer { try await body(call, request.message) }
+        return ServerResponse(message: response)
+    }
+}
+
+/// What a call's headers say about it: the current database (pymilvus's `dbname` header
+/// after `using_database`), the `identifier` from `Connect`, and the client's request id.
+///
+/// Thread safety: a value type; safe to share.
+package struct MilvusCall: Sendable, Equatable {
+    /// The name of the default database, which `""` also means.
+    package static let defaultDatabase = "default"
+
+    /// The database named by the `dbname` header, or `default`.
+    package var database: String
+    /// The `identifier` header: the value `Connect` returned to this client, if sent.
+    package var identifier: Int64?
+    /// The `client-request-id` header, for logs.
+    package var requestID: String?
+
+    package init(database: String = MilvusCall.defaultDatabase, identifier: Int64? = nil, requestID: String? = nil) {
+        self.database = database
+        self.identifier = identifier
+        self.requestID = requestID
+    }
+
+    package init(metadata: Metadata) {
+        let database = metadata[stringValues: "dbname"].first(where: { _ in true }) ?? ""
+        self.init(
+            database: database.isEmpty ? Self.defaultDatabase : database,
+            identifier: metadata[stringValues: "identifier"].first(where: { _ in true }).flatMap { Int64($0) },
+            requestID: metadata[stringValues: "client-request-id"].first(where: { _ in true }))
+    }
+
+    /// The database a request addresses: its own `db_name` field when set, else the header's.
+    package func database(requestField dbName: String) -> String {
+        dbName.isEmpty ? database : dbName
     }
 }
 

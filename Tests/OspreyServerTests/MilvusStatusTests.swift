@@ -1,3 +1,4 @@
+import GRPCCore
 import Testing
 @testable import OspreyServer
 
@@ -71,5 +72,21 @@ struct MilvusStatusTests {
         }
         #expect(fine.version == "v")
         #expect(!fine.status.isError)
+    }
+}
+
+@Suite("Call headers")
+struct MilvusCallTests {
+    @Test func headersNameTheDatabaseAndClient() {
+        let call = MilvusCall(metadata: ["dbname": "books", "identifier": "42", "client-request-id": "r-1"])
+        #expect(call == MilvusCall(database: "books", identifier: 42, requestID: "r-1"))
+        #expect(call.database(requestField: "") == "books")
+        #expect(call.database(requestField: "films") == "films")
+    }
+
+    @Test func emptyOrMissingDatabaseMeansDefault() {
+        #expect(MilvusCall(metadata: [:]).database == "default")
+        #expect(MilvusCall(metadata: ["dbname": ""]).database == "default")
+        #expect(MilvusCall(metadata: ["identifier": "not a number"]).identifier == nil)
     }
 }
