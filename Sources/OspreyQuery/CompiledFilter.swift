@@ -53,10 +53,43 @@ package struct CompiledFilter: Sendable, Hashable {
         return FilterEvaluator(segment: segment, plan: plan).evaluate(plan)
     }
 
-    /// The filter at one row (for re-checking a few candidates without a whole bitset).
+    /// The filter at one row (for re-checking a candidate without a whole bitset). To check
+    /// many rows of one segment, make a `matcher(for:)` once instead.
     package func matches<S: SegmentColumns>(row: Int, of segment: S) -> Bool {
+        matcher(for: segment).matches(row: row)
+    }
+
+    /// A row-at-a-time checker bound to one segment's columns.
+    package func matcher<S: SegmentColumns>(for segment: S) -> FilterRowMatcher {
         var cols: [String: ColumnView] = [:]
         for name in plan.columnNames { if let c = segment.column(named: name) { cols[name] = c } }
-        return FilterRowReader(columns: cols).truth(plan, row: row) == .yes
+        return FilterRowMatcher(plan: plan, reader: FilterRowReader(columns: cols))
     }
+
+    /// The rows among `candidates` for which the filter is true.
+    ///
+    /// When the candidates are few (under 1/32 of the segment, e.g. the rows a primary-key
+    /// lookup found), only they are evaluated, row by row; otherwise the whole segment is
+    /// evaluated column-wise and intersected.
+    package func evaluate<S: SegmentColumns>(on segment: S, candidates: Bitset) -> Bitset {
+        precondition(candidates.count == segment.rowCount, "candidate bitset size differs from the segment's row count")
+        if case .constant(let b) = plan { return b ? candidates : Bitset(count: segment.rowCount) }
+        let n = candidates.cardinality
+        guard n * 32 < segment.rowCount else { return evaluate(on: segment).intersection(candidates) }
+        let m = matcher(for: segment)
+        var out = Bitset(count: segment.rowCount)
+        candidates.forEachSetBit { if m.matches(row: $0) { out.set($0) } }
+        return out
+    }
+}
+
+/// Checks a compiled filter one row at a time against one segment's columns.
+///
+/// Thread safety: immutable; safe to use from several threads.
+package struct FilterRowMatcher: Sendable {
+    let plan: FilterPlan
+    let reader: FilterRowReader
+
+    /// Whether the filter is true at `row` (false when it is false or unknown).
+    package func matches(row: Int) -> Bool { reader.truth(plan, row: row) == .yes }
 }

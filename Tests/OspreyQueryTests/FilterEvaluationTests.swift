@@ -107,6 +107,23 @@ struct FilterEvaluationTests {
         #expect(try !F.compile("id > 1").matches(row: 0, of: seg))
     }
 
+    @Test func candidatesAndMatcher() throws {
+        var g = FilterGenerator(seed: 31)
+        let rows = (0..<2000).map { g.row(id: $0) }
+        let seg = FilterTestSegment(schema: F.schema, rows: rows, chunkShift: 8)
+        for text in ["i8 > 0 or s like 'a%'", "j['a'] == 1", "not (b)", "true", "1 > 2"] {
+            let filter = try F.compile(text)
+            let all = filter.evaluate(on: seg)
+            for stride in [1, 7, 100] {
+                var candidates = Bitset(count: seg.rowCount)
+                for i in Swift.stride(from: 0, to: seg.rowCount, by: stride) { candidates.set(i) }
+                #expect(filter.evaluate(on: seg, candidates: candidates) == all.intersection(candidates), "\(text) stride \(stride)")
+            }
+            let m = filter.matcher(for: seg)
+            #expect((0..<seg.rowCount).allSatisfy { m.matches(row: $0) == all[$0] }, "\(text)")
+        }
+    }
+
     @Test func emptySegment() throws {
         let seg = FilterTestSegment(schema: F.schema, rows: [])
         #expect(try F.compile("i8 > 0 or s like 'a%'").evaluate(on: seg).count == 0)
