@@ -157,3 +157,60 @@ def test_every_rpc_matches_pymilvus(indexes):
         elif ours.client_streaming or ours.server_streaming:
             problems.append(f"rpc {name} must be unary")
     assert not problems, "\n".join(problems)
+
+
+# Milvus RPCs that neither Protos/ declares nor UnservedMilvusMethods answers: internal
+# replication and test hooks, whose responses carry no status to put an answer in.
+INTERNAL_RPCS = {"Dummy", "GetReplicateInfo", "CreateReplicateStream"}
+UNSERVED_SWIFT = (Path(__file__).resolve().parent.parent
+                  / "Sources" / "OspreyServer" / "UnservedMilvusMethods.swift")
+
+
+def _unserved_table() -> dict[str, int]:
+    """RPC name → status field number (0: bare Status) from UnservedMilvusMethods.swift."""
+    import re
+
+    text = UNSERVED_SWIFT.read_text()
+
+    def names(list_name):
+        body = re.search(rf"static let {list_name}: \[String\] = \[(.*?)\]", text, re.S)
+        assert body, f"{list_name} not found in {UNSERVED_SWIFT.name}"
+        return re.findall(r'"(\w+)"', body.group(1))
+
+    table = {name: 0 for name in names("statusResponses")}
+    table.update({name: 1 for name in names("wrappedStatusResponses")})
+    for name, field in re.findall(r'Method\(name: "(\w+)", statusField: (\d+)\)', text):
+        table[name] = int(field)
+    return table
+
+
+def test_every_other_rpc_gets_a_status_answer(indexes):
+    """Each Milvus RPC that Protos/ does not declare is answered by UnservedMilvusMethods,
+    which must know where the response keeps its status."""
+    from pymilvus.grpc_gen import milvus_pb2
+
+    (_, _, our_methods), _ = indexes
+    declared = {name.split("/")[1] for name in our_methods}
+    table = _unserved_table()
+    service = milvus_pb2.DESCRIPTOR.services_by_name["MilvusService"]
+    problems = []
+    for method in service.methods:
+        if method.name in declared or method.name in INTERNAL_RPCS:
+            if method.name in table:
+                problems.append(f"{method.name} is declared (or internal) and also in the table")
+            continue
+        output = method.output_type
+        if output.full_name == "milvus.proto.common.Status":
+            expected = 0
+        else:
+            # Usually `status`; AlterCollectionSchemaResponse calls it `alter_status`.
+            statuses = [f.number for f in output.fields if f.message_type is not None
+                        and f.message_type.full_name == "milvus.proto.common.Status"]
+            assert len(statuses) == 1, f"{method.name}: {output.full_name} has no one status"
+            expected = statuses[0]
+        if table.get(method.name) != expected:
+            problems.append(f"{method.name}: table says {table.get(method.name)}, "
+                            f"pymilvus says status field {expected}")
+    stale = set(table) - {m.name for m in service.methods}
+    problems += [f"{name} is in the table but not in pymilvus" for name in sorted(stale)]
+    assert not problems, "\n".join(problems)
