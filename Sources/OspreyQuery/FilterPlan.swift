@@ -122,3 +122,73 @@ package indirect enum FilterPlan: Sendable, Hashable {
         }
     }
 }
+
+extension FilterValue: CustomStringConvertible {
+    /// The value in the filter language's own syntax.
+    package var description: String {
+        switch self {
+        case .literal(let v): return FilterPlan.literalText(v)
+        case .column(let f): return f.name
+        case .element(let f, let path): return f.name + path.map(\.description).joined()
+        case .arrayLength(let v): return "array_length(\(v))"
+        case .arithmetic(let op, let a, let b): return "(\(a) \(op.rawValue) \(b))"
+        case .negate(let v): return "-\(v)"
+        }
+    }
+}
+
+extension FilterPlan: CustomStringConvertible {
+    /// The plan in the filter language's own syntax (fully parenthesised), for logs and
+    /// explanations; it parses back to an equivalent plan.
+    package var description: String {
+        switch self {
+        case .constant(let b): return b ? "true" : "false"
+        case .and(let ps): return "(" + ps.map(\.description).joined(separator: " and ") + ")"
+        case .or(let ps): return "(" + ps.map(\.description).joined(separator: " or ") + ")"
+        case .not(let p): return "not \(p)"
+        case .truthy(let v): return "\(v)"
+        case .compare(let a, let op, let b): return "\(a) \(op.rawValue) \(b)"
+        case .range(let v, let lower, let upper):
+            switch (lower, upper) {
+            case let (l?, u?): return "\(Self.literalText(l.value)) \(l.inclusive ? "<=" : "<") \(v) \(u.inclusive ? "<=" : "<") \(Self.literalText(u.value))"
+            case let (l?, nil): return "\(v) \(l.inclusive ? ">=" : ">") \(Self.literalText(l.value))"
+            case let (nil, u?): return "\(v) \(u.inclusive ? "<=" : "<") \(Self.literalText(u.value))"
+            case (nil, nil): return "true"
+            }
+        case .member(let v, let items): return "\(v) in \(Self.literalText(.array(items)))"
+        case .like(let v, let p): return "\(v) like \(Self.literalText(.string(p.source)))"
+        case .isNull(let f): return "\(f.name) is null"
+        case .exists(let f, let path): return "exists \(f.name)\(path.map(\.description).joined())"
+        case .contains(let v, let mode, let items):
+            switch mode {
+            case .contains: return "json_contains(\(v), \(Self.literalText(items[0])))"
+            case .all: return "json_contains_all(\(v), \(Self.literalText(.array(items))))"
+            case .any: return "json_contains_any(\(v), \(Self.literalText(.array(items))))"
+            }
+        }
+    }
+
+    /// A literal as filter-language text (strings double-quoted with escapes).
+    static func literalText(_ v: JSONValue) -> String {
+        switch v {
+        case .string(let s):
+            var out = "\""
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                default: out.unicodeScalars.append(u)
+                }
+            }
+            return out + "\""
+        case .double(let d):
+            let text = "\(d)"
+            return text.contains(".") || text.contains("e") || text.contains("n") ? text : text + ".0"
+        default:
+            return v.serialized()
+        }
+    }
+}

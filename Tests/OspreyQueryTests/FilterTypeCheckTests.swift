@@ -120,3 +120,18 @@ struct FilterTypeCheckTests {
         }
     }
 }
+
+@Suite("Filter plan text")
+struct FilterPlanTextTests {
+    /// A plan's description parses back to the same plan.
+    @Test func descriptionsRoundTrip() throws {
+        var g = FilterGenerator(seed: 4242)
+        for _ in 0..<300 {
+            let (text, templates) = g.expression()
+            let plan = try CompiledFilter(text, schema: FilterFixtures.schema, templateValues: templates).plan
+            let again = try CompiledFilter(plan.description, schema: FilterFixtures.schema).plan
+            #expect(again == plan, "\(text) → \(plan.description)")
+        }
+        #expect(try FilterFixtures.compile("10 < i32 <= 20 and s like 'a\"%'").plan.description == #"(10 < i32 <= 20 and s like "a\"%")"#)
+    }
+}
