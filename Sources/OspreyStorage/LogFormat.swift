@@ -10,13 +10,18 @@ import OspreyCore
 //     16 base     u64       WAL: LSN of the first record; manifest: the manifest number
 //     24 reserved u32       0
 //     28 crc      u32       CRC32C of bytes 0..<28
-//   record (20-byte header + payload, no alignment, no padding):
-//     0  crc      u32       CRC32C of bytes 4..<(20 + length)
+//   record (28-byte header + payload, no alignment, no padding):
+//     0  crc      u32       CRC32C of bytes 4..<(28 + length)
 //     4  length   u32       payload bytes
 //     8  sequence u64       WAL: the LSN; manifest: edit number; consecutive within a file
-//     16 kind     u8        nonzero; WAL: 1 = data; manifest: 1 = snapshot, 2 = edit
-//     17 zero     3 bytes
-//     20 payload  length bytes, opaque to this layer
+//     16 synced   u64       every record with sequence ≤ synced was fsync'd before this one
+//                           was written; always < sequence
+//     24 kind     u8        nonzero; WAL: 1 = data; manifest: 1 = snapshot, 2 = edit
+//     25 zero     3 bytes
+//     28 payload  length bytes, opaque to this layer
+//
+// A damaged record is a torn write, and is cut, unless a later valid record's `synced`
+// reaches its sequence: that proves it had been made durable, so the damage is reported.
 
 /// The 32-byte header at the start of every WAL and manifest file.
 ///
@@ -69,22 +74,41 @@ struct LogFileHeader: Equatable {
 ///
 /// Thread safety: stateless.
 enum LogRecord {
-    static let headerSize = 20
+    static let headerSize = 28
 
     /// Appends one framed record to `buffer`.
     static func append(
-        to buffer: inout [UInt8], sequence: UInt64, kind: UInt8, payload: UnsafeRawBufferPointer
+        to buffer: inout [UInt8], sequence: UInt64, synced: UInt64, kind: UInt8, payload: UnsafeRawBufferPointer
     ) {
         let start = buffer.count
-        buffer.reserveCapacity(start + headerSize + payload.count)
+        appendUnsealed(to: &buffer, sequence: sequence, kind: kind, payload: payload)
+        buffer.withUnsafeMutableBytes { seal(UnsafeMutableRawBufferPointer(rebasing: $0[start...]), synced: synced) }
+    }
+
+    /// Appends a framed record whose `synced` and `crc` fields are left zero, to be filled in
+    /// by `seal` when it is known what is durable at the moment of writing.
+    static func appendUnsealed(
+        to buffer: inout [UInt8], sequence: UInt64, kind: UInt8, payload: UnsafeRawBufferPointer
+    ) {
+        buffer.reserveCapacity(buffer.count + headerSize + payload.count)
         withUnsafeBytes(of: UInt32(0)) { buffer.append(contentsOf: $0) }
         withUnsafeBytes(of: UInt32(payload.count).littleEndian) { buffer.append(contentsOf: $0) }
         withUnsafeBytes(of: sequence.littleEndian) { buffer.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt64(0)) { buffer.append(contentsOf: $0) }
         buffer.append(contentsOf: [kind, 0, 0, 0])
         buffer.append(contentsOf: payload)
-        buffer.withUnsafeMutableBytes { raw in
-            let covered = UnsafeRawBufferPointer(rebasing: raw[(start + 4)...])
-            raw.storeBytes(of: CRC32C.checksum(covered).littleEndian, toByteOffset: start, as: UInt32.self)
+    }
+
+    /// Fills in `synced` and the CRC of every record in `records` (consecutive, unsealed).
+    static func seal(_ records: UnsafeMutableRawBufferPointer, synced: UInt64) {
+        var offset = 0
+        while offset + headerSize <= records.count {
+            let length = Int(records.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self).littleEndian)
+            let end = offset + headerSize + length
+            records.storeBytes(of: synced.littleEndian, toByteOffset: offset + 16, as: UInt64.self)
+            let covered = UnsafeRawBufferPointer(rebasing: records[(offset + 4)..<end])
+            records.storeBytes(of: CRC32C.checksum(covered).littleEndian, toByteOffset: offset, as: UInt32.self)
+            offset = end
         }
     }
 
@@ -95,8 +119,9 @@ enum LogRecord {
         /// Offset of the first byte that is not part of a valid record.
         var offset: Int
         var reason: String
-        /// Offset of a later record that is valid and continues the sequence; when present,
-        /// the damage is in the middle of the log, not a torn tail.
+        /// Offset of a later valid record whose `synced` field shows that the damaged
+        /// record had been made durable; when present, the damage is in the middle of the
+        /// log, not a torn write.
         var laterValidRecord: Int?
     }
 
@@ -136,7 +161,7 @@ enum LogRecord {
             case let .invalid(reason):
                 result.damage = Damage(
                     offset: offset, reason: reason,
-                    laterValidRecord: findValidRecord(buffer, after: offset, minimumSequence: expected, maxPayload: maxPayload))
+                    laterValidRecord: findDurabilityProof(buffer, after: offset, damagedSequence: expected, maxPayload: maxPayload))
                 return result
             }
         }
@@ -149,9 +174,9 @@ enum LogRecord {
     }
 
     /// Validates the record at `offset`; `expected` is the sequence it must carry, or nil
-    /// to accept any sequence.
+    /// to search for any record whose `synced` is at least `minimumSynced`.
     private static func check(
-        _ buffer: UnsafeRawBufferPointer, at offset: Int, expected: UInt64?, minimumSequence: UInt64 = 0,
+        _ buffer: UnsafeRawBufferPointer, at offset: Int, expected: UInt64?, minimumSynced: UInt64 = 0,
         maxPayload: Int
     ) -> Check {
         let remaining = buffer.count - offset
@@ -166,34 +191,37 @@ enum LogRecord {
             return .invalid("record of \(length) bytes extends \(length - (remaining - headerSize)) bytes past the end of the file")
         }
         let sequence = buffer.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self).littleEndian
-        let kind = buffer[offset + 16]
-        let wellFormed = kind != 0 && buffer[offset + 17] == 0 && buffer[offset + 18] == 0 && buffer[offset + 19] == 0
+        let synced = buffer.loadUnaligned(fromByteOffset: offset + 16, as: UInt64.self).littleEndian
+        let kind = buffer[offset + 24]
+        let wellFormed = kind != 0 && buffer[offset + 25] == 0 && buffer[offset + 26] == 0 && buffer[offset + 27] == 0
+            && synced < sequence
         // When searching (no expected sequence), cheap checks come before the CRC; they
         // reject nearly every offset that is not the start of a record.
         if expected == nil {
-            guard wellFormed, sequence >= minimumSequence,
-                sequence - minimumSequence <= UInt64(buffer.count / headerSize)
+            guard wellFormed, synced >= minimumSynced, sequence > minimumSynced,
+                sequence - minimumSynced <= UInt64(buffer.count / headerSize) + 1
             else { return .invalid("not a record") }
         }
         let stored = buffer.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian
         let covered = UnsafeRawBufferPointer(rebasing: buffer[(offset + 4)..<(offset + headerSize + length)])
         guard CRC32C.checksum(covered) == stored else { return .invalid("record checksum mismatch") }
-        guard wellFormed else { return .invalid("malformed record header (kind \(kind))") }
+        guard wellFormed else { return .invalid("malformed record header (kind \(kind), synced \(synced))") }
         if let expected, sequence != expected {
             return .invalid("record sequence \(sequence) where \(expected) was expected")
         }
         return .valid(length: length, kind: kind)
     }
 
-    /// The offset of the first valid record after `offset` whose sequence is at least
-    /// `minimumSequence`, if any. Cheap header checks reject most offsets before a CRC.
-    static func findValidRecord(
-        _ buffer: UnsafeRawBufferPointer, after offset: Int, minimumSequence: UInt64, maxPayload: Int
+    /// The offset of the first valid record after `offset` whose `synced` field is at least
+    /// `damagedSequence` — proof that the damaged record had been fsync'd — if any. Cheap
+    /// header checks reject most offsets before a CRC is computed.
+    static func findDurabilityProof(
+        _ buffer: UnsafeRawBufferPointer, after offset: Int, damagedSequence: UInt64, maxPayload: Int
     ) -> Int? {
         var p = offset + 1
         while p + headerSize <= buffer.count {
-            if buffer[p + 16] != 0,
-                case .valid = check(buffer, at: p, expected: nil, minimumSequence: minimumSequence, maxPayload: maxPayload)
+            if buffer[p + 24] != 0,
+                case .valid = check(buffer, at: p, expected: nil, minimumSynced: damagedSequence, maxPayload: maxPayload)
             {
                 return p
             }

@@ -117,8 +117,8 @@ package final class Manifest: Sendable {
             if let later = damage.laterValidRecord {
                 throw StorageError.corruption(
                     path: path, offset: damage.offset,
-                    reason: "\(damage.reason); a valid record follows at offset \(later), so this is damage "
-                        + "inside the manifest, not a torn tail")
+                    reason: "\(damage.reason); the valid record at offset \(later) was written after this "
+                        + "one had been synced, so this is damage to durable data, not a torn write")
             }
             guard snapshot != nil else {
                 throw StorageError.corruption(path: path, offset: damage.offset, reason: "the snapshot record is damaged: \(damage.reason)")
@@ -161,7 +161,8 @@ package final class Manifest: Sendable {
             }
             var buffer: [UInt8] = []
             edit.withUnsafeBytes {
-                LogRecord.append(to: &buffer, sequence: s.nextSequence, kind: Self.editKind, payload: $0)
+                LogRecord.append(
+                    to: &buffer, sequence: s.nextSequence, synced: s.nextSequence - 1, kind: Self.editKind, payload: $0)
             }
             do {
                 try file.append(buffer)
@@ -238,7 +239,7 @@ package final class Manifest: Sendable {
             throw StorageError.invalidArgument("manifest snapshot of \(snapshot.count) bytes exceeds \(maxRecordSize)")
         }
         var buffer = LogFileHeader(magic: LogFileHeader.manifestMagic, base: number).encoded()
-        snapshot.withUnsafeBytes { LogRecord.append(to: &buffer, sequence: 1, kind: snapshotKind, payload: $0) }
+        snapshot.withUnsafeBytes { LogRecord.append(to: &buffer, sequence: 1, synced: 0, kind: snapshotKind, payload: $0) }
         let file = try fs.createFile(FilePath.join(directory, FileNames.manifest(number)))
         do {
             try file.append(buffer)

@@ -75,8 +75,9 @@ final class WALCore: @unchecked Sendable {
                 if let later = damage.laterValidRecord {
                     throw StorageError.corruption(
                         path: last.path, offset: damage.offset,
-                        reason: "\(damage.reason); a valid record follows at offset \(later), so this is "
-                            + "damage inside the log, not a torn tail; refusing to discard it")
+                        reason: "\(damage.reason); the valid record at offset \(later) was written after this "
+                            + "one had been synced, so this is damage to durable data, not a torn write; "
+                            + "refusing to discard it")
                 }
                 report.truncatedFile = last.path
                 report.truncatedAtOffset = scan.validEnd
@@ -148,7 +149,7 @@ final class WALCore: @unchecked Sendable {
         }
         let lsn = nextLSN
         nextLSN += 1
-        LogRecord.append(to: &pending, sequence: lsn, kind: Self.dataKind, payload: payload)
+        LogRecord.appendUnsealed(to: &pending, sequence: lsn, kind: Self.dataKind, payload: payload)
         pendingWaiters.append((lsn, completion))
         lock.signal()
         return .success(LSN(lsn))
@@ -234,6 +235,8 @@ final class WALCore: @unchecked Sendable {
                             try roll(firstLSN: firstLSN)
                             newDurable = firstLSN - 1
                         }
+                        // Each record says what was durable when it was written (docs/storage.md §3).
+                        batch.withUnsafeMutableBytes { LogRecord.seal($0, synced: newDurable) }
                         try active!.append(batch)
                         activeHasRecords = true
                     }
@@ -375,7 +378,9 @@ extension WALCore {
             if let damage = scan.damage {
                 // The newest file may end in a record still being written; anything else is damage.
                 if !isLast || damage.laterValidRecord != nil {
-                    let follow = damage.laterValidRecord.map { "; a valid record follows at offset \($0)" }
+                    let follow = damage.laterValidRecord.map {
+                        "; the valid record at offset \($0) was written after this one had been synced"
+                    }
                         ?? "; later WAL files follow"
                     throw StorageError.corruption(path: path, offset: damage.offset, reason: damage.reason + follow)
                 }

@@ -110,8 +110,8 @@ package final class WriteAheadLog: Sendable {
     deinit { try? core.close() }
 
     /// Opens (or creates) the log in `directory`, checks the newest file and cuts a torn or
-    /// corrupted tail found there; throws `StorageError.corruption` if damage is followed by
-    /// valid records (a damaged middle must not be silently dropped).
+    /// corrupted tail found there; throws `StorageError.corruption` if a later record shows
+    /// that the damaged one had been synced (durable data must not be silently dropped).
     package static func open(
         directory: String, fileSystem: any FileSystem = PosixFileSystem(), options: WALOptions = WALOptions()
     ) throws -> WriteAheadLog {
@@ -178,7 +178,8 @@ package final class WriteAheadLog: Sendable {
 
     /// Calls `body` with every record whose LSN is at least `from`, in order. The payload
     /// buffer is valid only during the call. Throws `StorageError.corruption` for damage in
-    /// any file but the last, a gap in the LSNs, or damage followed by valid records.
+    /// any file but the last, a gap in the LSNs, or damage to records a later record shows
+    /// had been synced.
     package func replay(
         from: LSN, _ body: (LSN, UnsafeRawBufferPointer) throws -> Void
     ) throws -> WALReplayStatistics {

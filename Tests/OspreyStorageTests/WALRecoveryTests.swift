@@ -33,7 +33,7 @@ import OspreyCore
         let fs = FaultInjectingFileSystem()
         let lastStart = LogFileHeader.size + 4 * Self.framed
         // Every cut inside the last record's header, a few inside its payload.
-        for cut in Array(lastStart..<(lastStart + 24)) + [lastStart + 100, full.count - 1] {
+        for cut in Array(lastStart..<(lastStart + LogRecord.headerSize + 4)) + [lastStart + 100, full.count - 1] {
             let f = try fs.createFile(path)
             try f.append(Array(full[..<cut]))
             try f.close()
@@ -79,9 +79,54 @@ import OspreyCore
             #expect(error.isCorruption)
             #expect(error.corruptionOffset == damaged)
             let text = error.description
-            #expect(text.contains(path) && text.contains("checksum mismatch") && text.contains("valid record follows"))
+            #expect(text.contains(path) && text.contains("checksum mismatch") && text.contains("not a torn write"))
         }
         #expect(try fs.fileSize(path) == LogFileHeader.size + 10 * Self.framed, "nothing was cut")
+    }
+
+    /// Records 1–40 synced, 41–80 written without a sync (as a power cut could leave them:
+    /// later pages on disk, an earlier one not), then `extra` more after a sync.
+    func writeWithUnsyncedMiddle(_ dir: TemporaryDirectory, extra: Int) async throws -> String {
+        let wal = try WriteAheadLog.open(directory: dir.join("wal"), options: WALOptions(durability: .noSync))
+        for i in 0..<40 { _ = try await wal.append(testPayload(i, size: Self.recordSize)) }
+        try await wal.sync()
+        for i in 40..<80 { _ = try await wal.append(testPayload(i, size: Self.recordSize)) }
+        if extra > 0 {
+            try await wal.sync()
+            for i in 80..<(80 + extra) { _ = try await wal.append(testPayload(i, size: Self.recordSize)) }
+        }
+        let path = wal.files[0].path
+        try wal.close()
+        return path
+    }
+
+    @Test func damageOnlyFollowedByUnsyncedRecordsIsATornWrite() async throws {
+        let dir = TemporaryDirectory()
+        let path = try await writeWithUnsyncedMiddle(dir, extra: 0)
+        let record45 = LogFileHeader.size + 44 * Self.framed
+        try FaultInjectingFileSystem().flipBit(path, offset: record45 + LogRecord.headerSize + 9)
+        // Records 46–80 are valid but say that only 1–40 were durable when they were
+        // written: nothing proves record 45 was ever on disk, so the tail is cut there.
+        let wal = try WriteAheadLog.open(directory: dir.join("wal"))
+        #expect(wal.recovery.truncatedAtOffset == record45)
+        #expect(wal.recovery.discardedBytes == 36 * Self.framed)
+        expectPrefix(try replayAll(wal), count: 44)
+        try wal.close()
+    }
+
+    @Test func damageFollowedByAProofOfDurabilityIsReported() async throws {
+        let dir = TemporaryDirectory()
+        let path = try await writeWithUnsyncedMiddle(dir, extra: 5)
+        let record45 = LogFileHeader.size + 44 * Self.framed
+        try FaultInjectingFileSystem().flipBit(path, offset: record45 + LogRecord.headerSize + 9)
+        // Record 81 was written after 1–80 were synced, so record 45 had been durable.
+        do {
+            _ = try WriteAheadLog.open(directory: dir.join("wal"))
+            Issue.record("damage in synced records must be reported")
+        } catch let error as StorageError {
+            #expect(error.corruptionOffset == record45)
+            #expect(error.description.contains("offset \(LogFileHeader.size + 80 * Self.framed)"))
+        }
     }
 
     @Test func bitFlipInTheLastRecordIsCutLikeATornWrite() async throws {

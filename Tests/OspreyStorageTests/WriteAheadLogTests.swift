@@ -235,16 +235,16 @@ extension WriteAheadLogTests {
         var log: [UInt8] = []
         for seq in [UInt64(7), 8, 10] {
             [UInt8](repeating: UInt8(seq), count: 5).withUnsafeBytes {
-                LogRecord.append(to: &log, sequence: seq, kind: 1, payload: $0)
+                LogRecord.append(to: &log, sequence: seq, synced: seq - 1, kind: 1, payload: $0)
             }
         }
         log.withUnsafeBytes { raw in
             var payloads: [[UInt8]] = []
             let result = LogRecord.scan(raw, from: 0, firstSequence: 7, maxPayload: 100) { _, _, p in payloads.append(Array(p)) }
             #expect(payloads == [[7, 7, 7, 7, 7], [8, 8, 8, 8, 8]])
-            #expect(result.lastSequence == 8 && result.validEnd == 50)
+            #expect(result.lastSequence == 8 && result.validEnd == 2 * (LogRecord.headerSize + 5))
             #expect(result.damage == LogRecord.Damage(
-                offset: 50, reason: "record sequence 10 where 9 was expected", laterValidRecord: nil))
+                offset: 2 * (LogRecord.headerSize + 5), reason: "record sequence 10 where 9 was expected", laterValidRecord: nil))
         }
     }
 }
