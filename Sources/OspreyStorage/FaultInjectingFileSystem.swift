@@ -26,6 +26,9 @@ package final class FaultInjectingFileSystem: FileSystem {
         /// A random prefix (possibly empty, possibly all) of each file's unsynced bytes
         /// survives, and up to 64 bytes at the end of that prefix are replaced by garbage.
         case tornWrites(seed: UInt64)
+        /// All unsynced bytes survive except one random 4 KiB page of them, which reads as
+        /// zeros or garbage: pages written back out of order when the power went.
+        case lostPage(seed: UInt64)
     }
 
     private enum DirectoryOperation {
@@ -100,7 +103,12 @@ package final class FaultInjectingFileSystem: FileSystem {
     /// Simulates a power cut: loses what was not synced (see `CrashMode`). Files opened
     /// before the crash throw on every later operation.
     package func simulateCrash(_ mode: CrashMode = .dropUnsynced) throws {
-        var rng = SplitMix64(seed: { if case let .tornWrites(seed) = mode { return seed } else { return 0 } }())
+        var rng = SplitMix64(seed: {
+            switch mode {
+            case .dropUnsynced: 0
+            case let .tornWrites(seed), let .lostPage(seed): seed
+            }
+        }())
         let snapshot = state.withLock { s -> State in
             s.generation += 1
             let copy = s
@@ -122,6 +130,14 @@ package final class FaultInjectingFileSystem: FileSystem {
                     let junk = (0..<garbage).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
                     try overwrite(path, offset: keep - garbage, with: junk)
                 }
+            case .lostPage:
+                let page = 4096
+                let firstPage = synced / page, lastPage = (size - 1) / page
+                let lost = firstPage + Int(rng.next() % UInt64(lastPage - firstPage + 1))
+                let start = max(lost * page, synced), end = min((lost + 1) * page, size)
+                let zeros = rng.next() % 2 == 0
+                let junk = (start..<end).map { _ in zeros ? 0 : UInt8(truncatingIfNeeded: rng.next()) }
+                try overwrite(path, offset: start, with: junk)
             }
         }
         for directory in snapshot.pendingDirectoryOperations.keys.sorted() {

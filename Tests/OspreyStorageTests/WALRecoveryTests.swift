@@ -194,21 +194,31 @@ import OspreyCore
 
     @Test(arguments: 0..<12)
     func tornWritesNeverLoseSyncedRecordsOrSurfaceGarbage(seed: Int) async throws {
+        try await crashAndRecover(.tornWrites(seed: UInt64(seed)))
+    }
+
+    @Test(arguments: 0..<12)
+    func lostUnsyncedPagesNeverLoseSyncedRecordsOrSurfaceGarbage(seed: Int) async throws {
+        // One file, so that the lost page can lie before other unsynced records.
+        try await crashAndRecover(.lostPage(seed: UInt64(seed)), maxFileSize: 1 << 20)
+    }
+
+    func crashAndRecover(_ mode: FaultInjectingFileSystem.CrashMode, maxFileSize: Int = 8 << 10) async throws {
         let dir = TemporaryDirectory()
         let fs = FaultInjectingFileSystem()
         var options = WALOptions(durability: .noSync)
-        options.maxFileSize = 8 << 10
+        options.maxFileSize = maxFileSize
         do {
             let wal = try WriteAheadLog.open(directory: dir.join("wal"), fileSystem: fs, options: options)
             for i in 0..<40 { _ = try await wal.append(testPayload(i, size: Self.recordSize)) }
             try await wal.sync()
             for i in 40..<80 { _ = try await wal.append(testPayload(i, size: Self.recordSize)) }
-            try fs.simulateCrash(.tornWrites(seed: UInt64(seed)))
+            try fs.simulateCrash(mode)
             try? wal.close()
         }
         let wal = try WriteAheadLog.open(directory: dir.join("wal"), fileSystem: fs, options: options)
         let records = try replayAll(wal)
-        #expect(records.count >= 40 && records.count <= 80, "seed \(seed): \(records.count) records")
+        #expect(records.count >= 40 && records.count <= 80, "\(mode): \(records.count) records")
         expectPrefix(records, count: records.count)
         #expect(try wal.appendBlocking([7]) == LSN(UInt64(records.count + 1)))
         try wal.close()
