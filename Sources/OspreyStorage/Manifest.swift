@@ -13,6 +13,13 @@ package struct ManifestContents: Sendable, Equatable {
     package var edits: [[UInt8]]
     /// Bytes cut from a torn tail (an edit whose append never completed), 0 if none.
     package var discardedBytes: Int
+
+    package init(manifestNumber: UInt64, snapshot: [UInt8], edits: [[UInt8]], discardedBytes: Int = 0) {
+        self.manifestNumber = manifestNumber
+        self.snapshot = snapshot
+        self.edits = edits
+        self.discardedBytes = discardedBytes
+    }
 }
 
 /// The catalog's durable edit log: a file `MANIFEST-<n>` holding a snapshot record and the

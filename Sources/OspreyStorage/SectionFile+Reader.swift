@@ -16,6 +16,13 @@ package final class SectionFile: Sendable {
         package var offset: Int
         package var length: Int
         package var crc: UInt32
+
+        package init(name: String, offset: Int, length: Int, crc: UInt32) {
+            self.name = name
+            self.offset = offset
+            self.length = length
+            self.crc = crc
+        }
     }
 
     /// The file's path (or object key).

@@ -70,6 +70,11 @@ package struct WALRecoveryReport: Sendable, Equatable {
     package var discardedBytes: Int = 0
     /// A file removed because a crash interrupted its creation (no complete header).
     package var removedIncompleteFile: String?
+
+    package init(lastLSN: LSN, fileCount: Int) {
+        self.lastLSN = lastLSN
+        self.fileCount = fileCount
+    }
 }
 
 /// Totals of a `WriteAheadLog.replay` call.
@@ -80,6 +85,7 @@ package struct WALReplayStatistics: Sendable, Equatable {
     package var payloadBytes = 0
     package var files = 0
     package var lastLSN = LSN.zero
+    package init() {}
 }
 
 /// The write-ahead log: numbered, checksummed records in files `wal/<first LSN>.log`.
