@@ -32,31 +32,17 @@ extension Collection {
         let snap = try snapshot(partitions: request.partitions)
         let filter = try compileFilter(request.filter, params: request.filterParams, schema: schema)
         let k = request.limit + request.offset
+        let group = try groupByField(request, schema: schema)
 
-        let perQuery: [[(Neighbor, Int)]]  // (hit, segment index) per query, best first
-        if field.dataType == .sparseFloatVector {
-            let queries = try request.vectors.enumerated().map { (i, v) throws(OspreyError) -> SparseVector in
-                guard case .sparseVector(let s) = v else { throw .invalidArgument("query \(i) is not a sparse vector") }
-                return s
-            }
-            perQuery = try searchSparse(queries, field: field, k: k, range: range, snapshot: snap, filter: filter)
+        var perQuery: [[(Neighbor, Int)]]  // (hit, segment index) per query, best first
+        if let group {
+            perQuery = try groupedHits(request, field: field, group: group, metric: metric, range: range, snapshot: snap, filter: filter)
         } else {
-            let queries = try QueryBuffer(request.vectors, field: field)
-            let distance: VectorDistance
-            do { distance = try VectorDistance(metric: metric, type: field.dataType, dim: field.dim!) } catch {
-                throw .invalidArgument(error.description)
-            }
-            let indexParams: SearchParameters
-            do { indexParams = try SearchParameters(k: k, milvusParams: request.params) } catch {
-                throw .invalidArgument(error.description)
-            }
-            let index = range == nil ? usableIndex(field: field.name, metric: metric) : nil
-            perQuery = try searchDense(queries, field: field, distance: distance, k: k, range: range, snapshot: snap, filter: filter,
-                                       index: index, indexParams: indexParams)
+            perQuery = try rankedHits(request, field: field, metric: metric, range: range, snapshot: snap, filter: filter, k: k, useIndex: true)
+            perQuery = perQuery.map { Array($0.dropFirst(request.offset)) }
         }
 
-        return perQuery.map { hits in
-            let page = Array(hits.dropFirst(request.offset))
+        return perQuery.map { page in
             let located = page.map { (snap.segments[$0.1], Int($0.0.row.rawValue)) }
             var scores = page.map { metric.score(fromDistance: $0.0.distance) }
             if request.roundDecimal >= 0 {
@@ -66,8 +52,35 @@ extension Collection {
             return SearchHits(
                 ids: located.map { $0.0.segment.primaryKey(row: $0.1) },
                 scores: scores,
-                fields: output.gather(located, schema: schema))
+                fields: output.gather(located, schema: schema),
+                groupValues: group.map { g in located.map { $0.0.column(named: g.name)!.value(at: $0.1) } })
         }
+    }
+
+    /// The best `k` hits per query, (hit, segment index), best first.
+    func rankedHits(_ request: SearchRequest, field: FieldSchema, metric: Metric, range: RangeBounds?, snapshot snap: CollectionSnapshot,
+                    filter: CompiledFilter?, k: Int, useIndex: Bool) throws(OspreyError) -> [[(Neighbor, Int)]] {
+        if field.dataType == .sparseFloatVector {
+            let queries = try request.vectors.enumerated().map { (i, v) throws(OspreyError) -> SparseVector in
+                guard case .sparseVector(let s) = v else { throw .invalidArgument("query \(i) is not a sparse vector") }
+                return s
+            }
+            return try searchSparse(queries, field: field, k: k, range: range, snapshot: snap, filter: filter)
+        }
+        let queries = try QueryBuffer(request.vectors, field: field)
+        let distance: VectorDistance
+        do { distance = try VectorDistance(metric: metric, type: field.dataType, dim: field.dim!) } catch {
+            throw .invalidArgument(error.description)
+        }
+        let index = (range == nil && useIndex) ? usableIndex(field: field.name, metric: metric) : nil
+        var indexParams = SearchParameters(k: min(k, SearchParameters.maxK))
+        if index != nil {
+            do { indexParams = try SearchParameters(k: k, milvusParams: request.params) } catch {
+                throw .invalidArgument(error.description)
+            }
+        }
+        return try searchDense(queries, field: field, distance: distance, k: k, range: range, snapshot: snap, filter: filter,
+                               index: index, indexParams: indexParams)
     }
 
     /// The vector field a search names, or the only one.

@@ -39,12 +39,24 @@ public struct SearchRequest: Sendable {
     public var offset: Int
     /// Decimal places to round scores to; -1 keeps them as they are.
     public var roundDecimal: Int
+    /// Group hits by this scalar field: at most `groupSize` hits per distinct value, `limit`
+    /// groups (Milvus's `group_by_field`); `offset` then skips whole groups.
+    public var groupByField: String?
+    /// Hits per group (Milvus's `group_size`, default 1).
+    public var groupSize: Int
+    /// Search on until every returned group has `groupSize` hits, where the data has them;
+    /// otherwise `limit` groups are enough (Milvus's `strict_group_size`).
+    public var strictGroupSize: Bool
 
     public init(
         vectors: [FieldValue], field: String? = nil, limit: Int = 10, metric: Metric? = nil, filter: String? = nil,
         filterParams: [String: FieldValue] = [:], outputFields: [String] = [], partitions: [String] = [],
-        params: [String: String] = [:], offset: Int = 0, roundDecimal: Int = -1
+        params: [String: String] = [:], offset: Int = 0, roundDecimal: Int = -1,
+        groupByField: String? = nil, groupSize: Int = 1, strictGroupSize: Bool = false
     ) {
+        self.groupByField = groupByField
+        self.groupSize = groupSize
+        self.strictGroupSize = strictGroupSize
         self.vectors = vectors
         self.field = field
         self.limit = limit
@@ -69,6 +81,15 @@ public struct SearchHits: Sendable, Hashable {
     public var scores: [Float]
     /// The requested output fields of each hit, row-aligned with `ids`.
     public var fields: ColumnBatch
+    /// For a grouped search, each hit's value of the group-by field.
+    public var groupValues: [FieldValue]?
+
+    public init(ids: [PrimaryKey], scores: [Float], fields: ColumnBatch, groupValues: [FieldValue]? = nil) {
+        self.ids = ids
+        self.scores = scores
+        self.fields = fields
+        self.groupValues = groupValues
+    }
 
     public var count: Int { ids.count }
 
