@@ -48,3 +48,13 @@ osp_gemm_fn osp_gemm_select(int isa) {
 #endif
     return osp_gemm_serial;
 }
+
+osp_sq8_fn osp_sq8_select(int metric, int isa) {
+    if (metric != OSP_METRIC_L2 && metric != OSP_METRIC_IP) return NULL;
+    if (isa == OSP_ISA_BEST) isa = osp_cpu_best_isa();
+#if OSP_HAVE_HASWELL
+    if (isa == OSP_ISA_HASWELL && osp_cpu_best_isa() == OSP_ISA_HASWELL)
+        return metric == OSP_METRIC_L2 ? osp_sq8_l2_haswell : osp_sq8_ip_haswell;
+#endif
+    return metric == OSP_METRIC_L2 ? osp_sq8_l2_serial : osp_sq8_ip_serial;
+}

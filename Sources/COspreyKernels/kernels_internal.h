@@ -10,6 +10,8 @@ extern const osp_many_fn osp_serial_many[5][5];
 void osp_gather_with(osp_pair_fn pair, const void *q, const void *base, const uint32_t *ids, size_t count,
                      size_t stride, size_t dim, float *out);
 extern const osp_gather_fn osp_serial_gather[5][5];
+void osp_sq8_l2_serial(const float *q, const uint8_t *codes, size_t count, size_t dim, const float *scale, float c0, float *out);
+void osp_sq8_ip_serial(const float *q, const uint8_t *codes, size_t count, size_t dim, const float *scale, float c0, float *out);
 void osp_gemm_serial(const float *q, size_t nq, const float *b, size_t nb, size_t dim, float *out, size_t ldo);
 
 #if defined(__x86_64__)
@@ -17,6 +19,8 @@ void osp_gemm_serial(const float *q, size_t nq, const float *b, size_t nb, size_
 extern const osp_pair_fn osp_haswell_pair[5][5];
 extern const osp_many_fn osp_haswell_many[5][5];
 extern const osp_gather_fn osp_haswell_gather[5][5];
+void osp_sq8_l2_haswell(const float *q, const uint8_t *codes, size_t count, size_t dim, const float *scale, float c0, float *out);
+void osp_sq8_ip_haswell(const float *q, const uint8_t *codes, size_t count, size_t dim, const float *scale, float c0, float *out);
 void osp_gemm_haswell(const float *q, size_t nq, const float *b, size_t nb, size_t dim, float *out, size_t ldo);
 #else
 #define OSP_HAVE_HASWELL 0

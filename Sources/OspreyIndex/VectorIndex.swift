@@ -67,8 +67,8 @@ package enum IndexFactory {
         switch configuration.indexType {
         case .flat, .binFlat: return try FlatIndex(configuration)
         case .hnsw, .autoIndex: return try HNSWIndex(configuration)
-        case .ivfFlat: return try IVFFlatIndex(configuration)
-        case .ivfSQ8, .ivfPQ, .binIVFFlat:
+        case .ivfFlat, .ivfSQ8: return try IVFIndex(configuration)
+        case .ivfPQ, .binIVFFlat:
             throw .invalidParameter(name: "index_type", value: configuration.indexType.rawValue, reason: "not available in this build yet")
         }
     }
@@ -84,7 +84,7 @@ package enum IndexFactory {
         switch file.configuration.indexType {
         case .flat, .binFlat: return try FlatIndex(file: file)
         case .hnsw, .autoIndex: return try HNSWIndex(file: file)
-        case .ivfFlat: return try IVFFlatIndex(file: file)
+        case .ivfFlat, .ivfSQ8: return try IVFIndex(file: file)
         default: throw .corruptFile("index type \(file.configuration.indexType) has no loader")
         }
     }

@@ -214,3 +214,32 @@ struct KernelTests {
         }
     }
 }
+
+@Suite("SQ8 kernels")
+struct SQ8KernelTests {
+    @Test("SQ8 L2 and IP match decoding then computing", arguments: [Metric.l2, .ip])
+    func matches(metric: Metric) {
+        var rng = VectorRNG(seed: 41)
+        for isa in KernelISA.available {
+            let fn = osp_sq8_select(Int32(metric == .l2 ? OSP_METRIC_L2 : OSP_METRIC_IP), isa.rawValue)!
+            for dim in kernelDims {
+                let vmin = (0..<dim).map { _ in rng.gaussian() }, scale = (0..<dim).map { _ in rng.unit() / 50 }
+                let q = (0..<dim).map { _ in rng.gaussian() }
+                let codes = (0..<(3 * dim)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                let prep: [Float] = metric == .l2 ? (0..<dim).map { q[$0] - vmin[$0] } : (0..<dim).map { q[$0] * scale[$0] }
+                let c0: Float = metric == .l2 ? 0 : (0..<dim).reduce(0) { $0 + q[$1] * vmin[$1] }
+                var out = [Float](repeating: .nan, count: 3)
+                fn(prep, codes, 3, dim, scale, c0, &out)
+                for j in 0..<3 {
+                    var ref = 0.0, mag = 0.0
+                    for i in 0..<dim {
+                        let x = Double(vmin[i]) + Double(scale[i]) * Double(codes[j * dim + i])
+                        let t = metric == .l2 ? (Double(q[i]) - x) * (Double(q[i]) - x) : -Double(q[i]) * x
+                        ref += t; mag += abs(t) + abs(Double(q[i]) * Double(vmin[i]))
+                    }
+                    #expect(abs(Double(out[j]) - ref) <= 1e-4 * mag + 1e-4, "\(metric) \(isa) dim \(dim)")
+                }
+            }
+        }
+    }
+}

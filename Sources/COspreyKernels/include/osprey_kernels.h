@@ -54,6 +54,15 @@ int osp_kernel_select(int type, int metric, int isa, osp_kernel *out);
 /* The blocked many-against-many float32 dot-product kernel for an ISA level (never NULL). */
 osp_gemm_fn osp_gemm_select(int isa);
 
+/* 8-bit scalar-quantised codes (one byte per dimension, x ~ vmin + code * scale):
+ *   L2: out[j] = sum_i (qprep[i] - scale[i] * code_j[i])^2 with qprep = q - vmin;
+ *   IP: out[j] = -(c0 + sum_i qprep[i] * code_j[i]) with qprep = q * scale, c0 = q . vmin.
+ * `codes` holds `count` codes of `dim` bytes, contiguous. */
+typedef void (*osp_sq8_fn)(const float *qprep, const uint8_t *codes, size_t count, size_t dim, const float *scale,
+                           float c0, float *out);
+/* The SQ8 kernel for OSP_METRIC_L2 or OSP_METRIC_IP at an ISA level (NULL for other metrics). */
+osp_sq8_fn osp_sq8_select(int metric, int isa);
+
 /* Squared norms of `count` float32 vectors. */
 void osp_f32_norms_sq(const float *base, size_t count, size_t dim, float *out);
 

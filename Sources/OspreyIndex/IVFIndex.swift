@@ -2,27 +2,41 @@ import COspreyKernels
 import OspreyCore
 import Synchronization
 
-/// IVF_FLAT: vectors partitioned into `nlist` inverted lists by a k-means coarse quantizer; a
-/// search scans the `nprobe` lists whose centroids are nearest the query.
+/// IVF_FLAT and IVF_SQ8: vectors partitioned into `nlist` inverted lists by a k-means coarse
+/// quantizer; a search scans the `nprobe` lists whose centroids are nearest the query.
 ///
-/// Lists are stored contiguously (all vectors of list 0, then list 1, …) with their row ids
-/// beside them, so a probe is one one-against-many kernel call over contiguous memory. L2 lists
-/// are assigned by squared distance; IP by largest inner product; float32 COSINE stores unit
-/// vectors and uses inner product. Float32 vectors only.
+/// Lists are stored contiguously (all codes of list 0, then list 1, …) with their row ids beside
+/// them, so a probe is one kernel call over contiguous memory. IVF_FLAT keeps float32 vectors;
+/// IVF_SQ8 keeps one byte per dimension (`x ≈ vmin + code · scale`, per-dimension range learnt
+/// in `train`) and scans codes directly, with the query pre-transformed once. L2 lists are
+/// assigned by squared distance; IP by largest inner product; COSINE stores unit vectors and
+/// uses inner product. Float32 vectors only.
 ///
 /// Thread safety: search from any number of threads; `train`, `add` and `remove` take an internal
 /// lock and publish a new snapshot.
-package final class IVFFlatIndex: VectorIndex {
+package final class IVFIndex: VectorIndex {
     package let configuration: IndexConfiguration
     let kernel: VectorDistance
     let normalizes: Bool
+    /// Whether list entries are 8-bit codes (IVF_SQ8) rather than float32 vectors.
+    let quantized: Bool
+    /// Bytes per list entry.
+    let codeBytes: Int
+    let sq8: osp_sq8_fn?
     /// Default `nprobe` when a search gives none.
     package static let defaultNprobe = 8
+
+    /// The per-dimension range of IVF_SQ8 codes.
+    struct ScalarQuantizer: Sendable {
+        var vmin: [Float]
+        var scale: [Float]
+    }
 
     /// One immutable generation of the lists.
     final class Lists: Sendable {
         let offsets: [Int]
         let ids: AlignedBuffer
+        /// Codes (float32 vectors for IVF_FLAT, bytes for IVF_SQ8) in list order.
         let vectors: AlignedBuffer
         let count: Int
         let longest: Int
@@ -39,27 +53,33 @@ package final class IVFFlatIndex: VectorIndex {
 
     struct State {
         var centroids: [Float]?
+        var quantizer: ScalarQuantizer?
         var lists: Lists?
         var removed: Bitset
     }
     let state: Mutex<State>
 
     package init(_ configuration: IndexConfiguration) throws(IndexError) {
-        guard configuration.indexType == .ivfFlat else {
-            throw .invalidParameter(name: "index_type", value: configuration.indexType.rawValue, reason: "not IVF_FLAT")
+        guard configuration.indexType == .ivfFlat || configuration.indexType == .ivfSQ8 else {
+            throw .invalidParameter(name: "index_type", value: configuration.indexType.rawValue, reason: "not IVF_FLAT or IVF_SQ8")
         }
-        guard configuration.type == .floatVector else { throw .typeNotSupported(indexType: "IVF_FLAT", type: configuration.type) }
+        guard configuration.type == .floatVector else {
+            throw .typeNotSupported(indexType: configuration.indexType.rawValue, type: configuration.type)
+        }
         self.configuration = configuration
         normalizes = configuration.metric == .cosine
+        quantized = configuration.indexType == .ivfSQ8
+        codeBytes = quantized ? configuration.dim : configuration.dim * 4
         kernel = try VectorDistance(metric: normalizes ? .ip : configuration.metric, type: .floatVector, dim: configuration.dim)
-        state = Mutex(State(centroids: nil, lists: nil, removed: Bitset(count: 0)))
+        sq8 = osp_sq8_select(Int32(configuration.metric == .l2 ? OSP_METRIC_L2 : OSP_METRIC_IP), Int32(OSP_ISA_BEST))
+        state = Mutex(State(centroids: nil, quantizer: nil, lists: nil, removed: Bitset(count: 0)))
     }
 
     package var isTrained: Bool { state.withLock { $0.centroids != nil } }
     package var count: Int { state.withLock { $0.lists?.count ?? 0 } }
     package var memoryBytes: Int {
         state.withLock { s in
-            (s.centroids?.count ?? 0) * 4 + (s.lists.map { $0.ids.byteCount + $0.vectors.byteCount + $0.offsets.count * 8 } ?? 0)
+            (s.centroids?.count ?? 0) * 4 + (s.quantizer.map { $0.vmin.count * 8 } ?? 0) + (s.lists.map { $0.ids.byteCount + $0.vectors.byteCount + $0.offsets.count * 8 } ?? 0)
                 + s.removed.count / 8
         }
     }
@@ -83,10 +103,24 @@ package final class IVFFlatIndex: VectorIndex {
     package func train(_ source: some VectorSource) throws(IndexError) {
         let data = try floats(source)
         let n = source.count
-        guard n >= 1 else { throw .notTrained("IVF_FLAT needs at least one training vector") }
+        guard n >= 1 else { throw .notTrained("\(configuration.indexType) needs at least one training vector") }
         let nlist = configuration.nlist, dim = configuration.dim
         let centroids = data.withUnsafeBufferPointer { KMeans.train(vectors: $0.baseAddress!, count: n, dim: dim, k: nlist) }
-        state.withLock { $0.centroids = centroids }
+        var quantizer: ScalarQuantizer? = nil
+        if quantized {
+            var lo = [Float](repeating: .infinity, count: dim), hi = [Float](repeating: -.infinity, count: dim)
+            for r in 0..<n {
+                for d in 0..<dim {
+                    lo[d] = Swift.min(lo[d], data[r * dim + d])
+                    hi[d] = Swift.max(hi[d], data[r * dim + d])
+                }
+            }
+            quantizer = ScalarQuantizer(vmin: lo, scale: (0..<dim).map { (hi[$0] - lo[$0]) / 255 })
+        }
+        state.withLock {
+            $0.centroids = centroids
+            $0.quantizer = quantizer
+        }
     }
 
     package func add(_ source: some VectorSource) throws(IndexError) {
@@ -99,21 +133,33 @@ package final class IVFFlatIndex: VectorIndex {
             let old = s.lists?.count ?? 0
             let total = old + newRows
             guard total <= Int(UInt32.max) else { throw .capacityExceeded(Int(UInt32.max)) }
-            // Row-ordered vectors and list assignments of every row.
-            var all = [Float](repeating: 0, count: total * dim)
+            // Row-ordered codes and list assignments of every row; existing rows keep theirs.
+            let cb = codeBytes
+            let all = AlignedBuffer(byteCount: total * cb, zeroed: false)
             var listOf = [Int32](repeating: 0, count: total)
             if let lists = s.lists {
                 let ids = lists.ids.pointer.assumingMemoryBound(to: UInt32.self)
-                let vecs = lists.vectors.pointer.assumingMemoryBound(to: Float.self)
                 for l in 0..<nlist {
                     for p in lists.offsets[l]..<lists.offsets[l + 1] {
                         let r = Int(ids[p])
                         listOf[r] = Int32(l)
-                        for d in 0..<dim { all[r * dim + d] = vecs[p * dim + d] }
+                        (all.pointer + r * cb).copyMemory(from: lists.vectors.pointer + p * cb, byteCount: cb)
                     }
                 }
             }
-            for i in 0..<(newRows * dim) { all[old * dim + i] = fresh[i] }
+            fresh.withUnsafeBufferPointer { f in
+                if let qz = s.quantizer {
+                    let codes = (all.pointer + old * cb).assumingMemoryBound(to: UInt8.self)
+                    for i in 0..<(newRows * dim) {
+                        let d = i % dim
+                        let scale = qz.scale[d]
+                        let c = scale > 0 ? ((f[i] - qz.vmin[d]) / scale).rounded() : 0
+                        codes[i] = UInt8(Swift.max(0, Swift.min(255, c)))
+                    }
+                } else {
+                    (all.pointer + old * cb).copyMemory(from: f.baseAddress!, byteCount: newRows * cb)
+                }
+            }
             fresh.withUnsafeBufferPointer { f in
                 centroids.withUnsafeBufferPointer { c in
                     listOf.withUnsafeMutableBufferPointer { a in
@@ -127,14 +173,13 @@ package final class IVFFlatIndex: VectorIndex {
             for l in 0..<nlist { offsets[l + 1] += offsets[l] }
             var fill = offsets
             let ids = AlignedBuffer(byteCount: total * 4, zeroed: false)
-            let vectors = AlignedBuffer(byteCount: total * dim * 4, zeroed: false)
+            let vectors = AlignedBuffer(byteCount: total * cb, zeroed: false)
             let idp = ids.pointer.assumingMemoryBound(to: UInt32.self)
-            let vp = vectors.pointer.assumingMemoryBound(to: Float.self)
             for r in 0..<total {
                 let p = fill[Int(listOf[r])]
                 fill[Int(listOf[r])] += 1
                 idp[p] = UInt32(r)
-                for d in 0..<dim { vp[p * dim + d] = all[r * dim + d] }
+                (vectors.pointer + p * cb).copyMemory(from: all.pointer + r * cb, byteCount: cb)
             }
             s.lists = Lists(offsets: offsets, ids: ids, vectors: vectors, count: total)
             s.removed.resize(to: total)
@@ -153,18 +198,35 @@ package final class IVFFlatIndex: VectorIndex {
     // MARK: - Search
 
     /// Calls `visit(distance, row)` for every allowed row of the `nprobe` lists nearest `q`.
-    func probe(_ q: UnsafeRawPointer, nprobe: Int, centroids: UnsafePointer<Float>, lists: Lists, allowed: UnsafePointer<UInt64>?,
-               buffer: UnsafeMutablePointer<Float>, visit: (Float, Int) -> Void) {
-        let nlist = configuration.nlist, vb = kernel.vectorBytes
+    /// `prep` holds `dim` floats of scratch for the SQ8 query transform.
+    func probe(_ q: UnsafeRawPointer, nprobe: Int, centroids: UnsafePointer<Float>, quantizer: ScalarQuantizer?, lists: Lists,
+               allowed: UnsafePointer<UInt64>?, buffer: UnsafeMutablePointer<Float>, prep: UnsafeMutablePointer<Float>,
+               visit: (Float, Int) -> Void) {
+        let nlist = configuration.nlist, dim = configuration.dim, cb = codeBytes
         kernel.distances(query: q, base: centroids, count: nlist, into: buffer)
         var near = TopK(k: Swift.min(nprobe, nlist))
         for l in 0..<nlist { near.push(distance: buffer[l], row: RowID(l)) }
+        var c0: Float = 0
+        if let qz = quantizer {
+            let qf = q.assumingMemoryBound(to: Float.self)
+            if configuration.metric == .l2 {
+                for d in 0..<dim { prep[d] = qf[d] - qz.vmin[d] }
+            } else {
+                for d in 0..<dim { prep[d] = qf[d] * qz.scale[d]; c0 += qf[d] * qz.vmin[d] }
+            }
+        }
         let ids = lists.ids.pointer.assumingMemoryBound(to: UInt32.self)
         for c in near.sortedResults() {
             let l = c.row.index
             let start = lists.offsets[l], len = lists.offsets[l + 1] - start
             if len == 0 { continue }
-            kernel.distances(query: q, base: lists.vectors.pointer + start * vb, count: len, into: buffer)
+            if let qz = quantizer, let sq8 {
+                qz.scale.withUnsafeBufferPointer { sc in
+                    sq8(prep, (lists.vectors.pointer + start * cb).assumingMemoryBound(to: UInt8.self), len, dim, sc.baseAddress!, c0, buffer)
+                }
+            } else {
+                kernel.distances(query: q, base: lists.vectors.pointer + start * cb, count: len, into: buffer)
+            }
             for j in 0..<len {
                 let r = Int(ids[start + j])
                 if let allowed, (allowed[r >> 6] >> UInt64(r & 63)) & 1 == 0 { continue }
@@ -175,11 +237,12 @@ package final class IVFFlatIndex: VectorIndex {
 
     /// Runs `body` per query on the worker pool with the snapshot, normalised query and scratch.
     func forEachQuery(_ queries: UnsafeRawBufferPointer, _ p: SearchParameters,
-                      _ body: @escaping @Sendable (_ qi: Int, _ q: UnsafeRawPointer, _ centroids: UnsafePointer<Float>, _ lists: Lists,
-                                                   _ allowed: UnsafePointer<UInt64>?, _ buffer: UnsafeMutablePointer<Float>) -> Void)
+                      _ body: @escaping @Sendable (_ qi: Int, _ q: UnsafeRawPointer, _ centroids: UnsafePointer<Float>,
+                                                   _ quantizer: ScalarQuantizer?, _ lists: Lists, _ allowed: UnsafePointer<UInt64>?,
+                                                   _ buffer: UnsafeMutablePointer<Float>, _ prep: UnsafeMutablePointer<Float>) -> Void)
         throws(IndexError) {
         let nq = try queryCount(queries)
-        let (centroids, lists, removed) = state.withLock { ($0.centroids, $0.lists, $0.removed) }
+        let (centroids, quantizer, lists, removed) = state.withLock { ($0.centroids, $0.quantizer, $0.lists, $0.removed) }
         guard let centroids, let lists, nq > 0 else { return }
         var allowed: Bitset? = nil
         if var f = p.filter {
@@ -197,7 +260,8 @@ package final class IVFFlatIndex: VectorIndex {
         Parallel.forChunks(count: nq, threads: p.threads ?? Parallel.cores, minChunk: 4) { range in
             let buffer = UnsafeMutablePointer<Float>.allocate(capacity: bufferCount)
             let qbuf = UnsafeMutableRawPointer.allocate(byteCount: vb, alignment: 64)
-            defer { buffer.deallocate(); qbuf.deallocate() }
+            let prep = UnsafeMutablePointer<Float>.allocate(capacity: dim)
+            defer { buffer.deallocate(); qbuf.deallocate(); prep.deallocate() }
             cents.withUnsafeBufferPointer { cb in
                 for qi in range {
                     var qp = UnsafeRawPointer(q.value.baseAddress! + qi * vb)
@@ -207,9 +271,9 @@ package final class IVFFlatIndex: VectorIndex {
                         qp = UnsafeRawPointer(qbuf)
                     }
                     if let a = allowedRows {
-                        a.withUnsafeWords { body(qi, qp, cb.baseAddress!, lists, $0.baseAddress, buffer) }
+                        a.withUnsafeWords { body(qi, qp, cb.baseAddress!, quantizer, lists, $0.baseAddress, buffer, prep) }
                     } else {
-                        body(qi, qp, cb.baseAddress!, lists, nil, buffer)
+                        body(qi, qp, cb.baseAddress!, quantizer, lists, nil, buffer, prep)
                     }
                 }
             }
@@ -220,10 +284,11 @@ package final class IVFFlatIndex: VectorIndex {
         try parameters.validate()
         let nq = try queryCount(queries)
         let box = ResultSlots(count: nq)
-        let k = parameters.k, nprobe = parameters.nprobe ?? IVFFlatIndex.defaultNprobe
-        try forEachQuery(queries, parameters) { qi, q, centroids, lists, allowed, buffer in
+        let k = parameters.k, nprobe = parameters.nprobe ?? IVFIndex.defaultNprobe
+        try forEachQuery(queries, parameters) { qi, q, centroids, quantizer, lists, allowed, buffer, prep in
             var top = TopK(k: k)
-            self.probe(q, nprobe: nprobe, centroids: centroids, lists: lists, allowed: allowed, buffer: buffer) { d, r in
+            self.probe(q, nprobe: nprobe, centroids: centroids, quantizer: quantizer, lists: lists, allowed: allowed, buffer: buffer,
+                       prep: prep) { d, r in
                 if d < top.worstDistance { top.push(distance: d, row: RowID(r)) }
             }
             box.set(qi, top.sortedResults())
@@ -235,10 +300,11 @@ package final class IVFFlatIndex: VectorIndex {
         try parameters.validate(metric: configuration.metric)
         let nq = try queryCount(queries)
         let box = ResultSlots(count: nq)
-        let metric = configuration.metric, nprobe = parameters.search.nprobe ?? IVFFlatIndex.defaultNprobe
-        try forEachQuery(queries, parameters.search) { qi, q, centroids, lists, allowed, buffer in
+        let metric = configuration.metric, nprobe = parameters.search.nprobe ?? IVFIndex.defaultNprobe
+        try forEachQuery(queries, parameters.search) { qi, q, centroids, quantizer, lists, allowed, buffer, prep in
             var hits: [Neighbor] = []
-            self.probe(q, nprobe: nprobe, centroids: centroids, lists: lists, allowed: allowed, buffer: buffer) { d, r in
+            self.probe(q, nprobe: nprobe, centroids: centroids, quantizer: quantizer, lists: lists, allowed: allowed, buffer: buffer,
+                       prep: prep) { d, r in
                 if parameters.accepts(distance: d, metric: metric) { hits.append(Neighbor(distance: d, row: RowID(r))) }
             }
             box.set(qi, hits.sorted())
