@@ -14,6 +14,8 @@ What is measured (same machine, same data, same process tree, one after the othe
     with omp threads = 1. Both peers thus run without per-call Python overhead.
     Builds use every core for all three. QPS at recall@k >= 0.90/0.95/0.99 is the best QPS over
     the ef sweep among settings reaching that recall.
+  IVF_FLAT / IVF_SQ8 (nlist=--nlist), single-query: Osprey one query per call; faiss IndexIVFFlat /
+    IndexIVFScalarQuantizer(QT_8bit) with omp threads = 1; QPS from CPU time; nprobe swept.
   FLAT, batch: all queries in one call on every core (Osprey FLAT vs faiss IndexFlat).
   Every search setting is timed --repeat times (default 3) for every system and the fastest run
     counts, which keeps the comparison fair when other work shares the machine.
@@ -96,10 +98,11 @@ def main():
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--M", type=int, default=16)
     ap.add_argument("--efc", type=int, default=200)
+    ap.add_argument("--nlist", type=int, default=1024)
     ap.add_argument("--efs", default="10,16,24,32,48,64,96,128,192,256,384")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per setting; the fastest counts")
     ap.add_argument("--osprey", help="path to a release `osprey` binary (default: build one)")
-    ap.add_argument("--skip", default="", help="comma list of parts to skip: hnsw,flat,faiss-hnsw")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: hnsw,faiss-hnsw,ivf,flat")
     ap.add_argument("--out", help="also write the markdown table here")
     a = ap.parse_args()
     ensure_venv()
@@ -190,6 +193,44 @@ def main():
             faiss.omp_set_num_threads(cores)
             del fi
         rows.append(("HNSW single-query, 1 thread", osp, peers))
+
+    if "ivf" not in skip:
+        fm = faiss.METRIC_L2 if metric == "L2" else faiss.METRIC_INNER_PRODUCT
+        fb = base if metric != "COSINE" else datasets.normalize(base)
+        fq = queries if metric != "COSINE" else datasets.normalize(queries)
+        probes = [p for p in (1, 2, 4, 8, 16, 32, 64, 128) if p <= a.nlist]
+        for kind, factory in (("IVF_FLAT", f"IVF{a.nlist},Flat"), ("IVF_SQ8", f"IVF{a.nlist},SQ8")):
+            pts = run_osprey(binary, files, metric, kind, f"nlist={a.nlist}", "nprobe=" + ",".join(map(str, probes)), a.k,
+                             batch=False, repeat=a.repeat)
+            for p in pts:
+                p["qps_wall"], p["qps"] = p["qps"], p["qps_cpu"]
+            osp = {"system": f"Osprey {kind}", "points": pts, "build_s": pts[0]["build_s"],
+                   "build_cpu_s": pts[0]["build_cpu_s"], "mib": pts[0]["index_mib"]}
+            print(f"osprey {kind} (nprobe, recall, cpu qps, wall qps)",
+                  [(p["search"]["nprobe"], round(p["recall"], 4), round(p["qps"]), round(p["qps_wall"])) for p in pts], flush=True)
+            fi = faiss.index_factory(dim, factory, fm)
+            faiss.omp_set_num_threads(cores)
+            t0, c0 = time.perf_counter(), time.process_time()
+            fi.train(fb)
+            fi.add(fb)
+            fbt, fbc = time.perf_counter() - t0, time.process_time() - c0
+            fmib = len(faiss.serialize_index(fi)) / 2**20
+            faiss.omp_set_num_threads(1)
+            fpts = []
+            for nprobe in probes:
+                fi.nprobe = nprobe
+                dt, ct = float("inf"), float("inf")
+                for _ in range(a.repeat):
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    _, labels = fi.search(fq, a.k)
+                    dt, ct = min(dt, time.perf_counter() - t0), min(ct, time.process_time() - c0)
+                fpts.append({"recall": recall(labels, gt, a.k), "qps": len(queries) / ct, "qps_wall": len(queries) / dt})
+            print(f"faiss {factory} (recall, cpu qps, wall qps)",
+                  [(round(p["recall"], 4), round(p["qps"]), round(p["qps_wall"])) for p in fpts], flush=True)
+            faiss.omp_set_num_threads(cores)
+            rows.append((f"{kind} (nlist={a.nlist}), single-query, 1 thread", osp,
+                         [{"system": f"faiss {factory}", "points": fpts, "build_s": fbt, "build_cpu_s": fbc, "mib": fmib}]))
+            del fi
 
     if "flat" not in skip:
         pts = run_osprey(binary, files, metric, "FLAT", "", "", a.k, batch=True, threads=cores, repeat=a.repeat)
