@@ -143,6 +143,10 @@ package struct FilterEvaluator<Segment: SegmentColumns> {
     func columnar(_ plan: FilterPlan) -> FilterTruth? {
         if !indexes.isEmpty, let t = indexed(plan) { return t }
         switch plan {
+        case .compare(.element(let f, _), _, .literal), .range(.element(let f, _), _, _), .member(.element(let f, _), _),
+            .like(.element(let f, _), _), .contains(.element(let f, _), _, _), .truthy(.element(let f, _)), .exists(let f, _):
+            guard f.dataType == .json else { return nil }
+            return jsonPath(plan)
         case .isNull(let f):
             guard let c = columns[f.name] else { return FilterTruth(isTrue: Bitset(count: rowCount, filled: true), isFalse: nil) }
             guard let valid = validity(c) else { return FilterTruth(isTrue: Bitset(count: rowCount), isFalse: nil) }
@@ -264,6 +268,81 @@ package struct FilterEvaluator<Segment: SegmentColumns> {
         default:
             return false
         }
+    }
+
+    /// A condition on one JSON path against constants, run over the JSON column's chunks
+    /// directly (the path walked per row, no per-row column lookup or value boxing).
+    func jsonPath(_ plan: FilterPlan) -> FilterTruth? {
+        let f: FilterFieldRef, path: [FilterPathStep], test: (JSONValue) -> Bool
+        switch plan {
+        case .compare(.element(let g, let p), let op, .literal(let lit)):
+            (f, path) = (g, p)
+            test = { FilterSemantics.compare($0, op, lit) == true }
+        case .range(.element(let g, let p), let lower, let upper):
+            (f, path) = (g, p)
+            test = { v in
+                if let lower, FilterSemantics.compare(v, lower.inclusive ? .ge : .gt, lower.value) != true { return false }
+                if let upper, FilterSemantics.compare(v, upper.inclusive ? .le : .lt, upper.value) != true { return false }
+                return true
+            }
+        case .member(.element(let g, let p), let items):
+            (f, path) = (g, p)
+            test = { v in items.contains { FilterSemantics.equal(v, $0) } }
+        case .like(.element(let g, let p), let pattern):
+            (f, path) = (g, p)
+            test = { if case .string(let s) = $0 { return pattern.matches(s) } else { return false } }
+        case .contains(.element(let g, let p), let mode, let items):
+            (f, path) = (g, p)
+            test = { v in
+                guard case .array(let elements) = v else { return false }
+                func has(_ item: JSONValue) -> Bool { elements.contains { FilterSemantics.equal($0, item) } }
+                switch mode {
+                case .contains: return has(items[0])
+                case .all: return items.allSatisfy(has)
+                case .any: return items.contains(where: has)
+                }
+            }
+        case .truthy(.element(let g, let p)):
+            (f, path) = (g, p)
+            test = { $0 == .bool(true) }
+        case .exists(let g, let p):
+            guard let c = columns[g.name] else { return allUnknown() }
+            guard case .json(let view) = c.values else { return nil }
+            var bits = Bitset(count: rowCount)
+            FilterKernels.fill(view, rowCount: rowCount, into: &bits) { Self.walk($0, p) != nil }
+            return FilterTruth.masked(bits, valid: validity(c))
+        default:
+            return nil
+        }
+        guard let c = columns[f.name] else { return allUnknown() }
+        guard case .json(let view) = c.values else { return nil }
+        var bits = Bitset(count: rowCount)
+        FilterKernels.fill(view, rowCount: rowCount, into: &bits) { doc in
+            // A missing path or a JSON null at its end is "missing": the condition is false.
+            guard let v = Self.walk(doc, path), v != .null else { return false }
+            return test(v)
+        }
+        return FilterTruth.masked(bits, valid: validity(c))
+    }
+
+    /// The value at `path` inside `doc`, or nil when a step is missing.
+    @inline(__always)
+    static func walk(_ doc: JSONValue, _ path: [FilterPathStep]) -> JSONValue? {
+        if path.count == 1, case .key(let k) = path[0], case .object(let o) = doc { return o[k] }
+        var node = doc
+        for step in path {
+            switch (node, step) {
+            case (.object(let o), .key(let k)):
+                guard let next = o[k] else { return nil }
+                node = next
+            case (.array(let a), .index(let i)):
+                guard i < a.count else { return nil }
+                node = a[i]
+            default:
+                return nil
+            }
+        }
+        return node
     }
 
     func masked(_ c: ColumnView, _ body: (inout Bitset) -> Void) -> FilterTruth {

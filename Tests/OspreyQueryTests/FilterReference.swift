@@ -18,15 +18,31 @@ struct FilterReference {
 
     let schema: CollectionSchema
     let templates: [String: FilterTemplateValue]
+    let fieldNames: Set<String>
 
-    func passes(_ node: FilterNode?, _ row: [String: FieldValue]) -> Bool {
+    init(schema: CollectionSchema, templates: [String: FilterTemplateValue]) {
+        self.schema = schema
+        self.templates = templates
+        self.fieldNames = Set(schema.fields.map(\.name))
+    }
+
+    /// A row with its dynamic keys gathered into the `$meta` object once.
+    struct Row {
+        let values: [String: FieldValue]
+        let meta: [String: JSONValue]
+        subscript(name: String) -> FieldValue? { values[name] }
+    }
+
+    func passes(_ node: FilterNode?, _ values: [String: FieldValue]) -> Bool {
         guard let node else { return true }
-        return truth(node, row) == .t
+        var meta: [String: JSONValue] = [:]
+        for (k, v) in values where !fieldNames.contains(k) { meta[k] = json(v) ?? .null }
+        return truth(node, Row(values: values, meta: meta)) == .t
     }
 
     // MARK: Logic
 
-    func truth(_ n: FilterNode, _ row: [String: FieldValue]) -> Truth {
+    func truth(_ n: FilterNode, _ row: Row) -> Truth {
         switch n.kind {
         case .and(let xs):
             let ts = xs.map { truth($0, row) }
@@ -229,19 +245,16 @@ struct FilterReference {
     }
 
     /// The value a name starts from, and the path steps still to walk.
-    func root(_ name: String, _ path: [FilterPathStep], _ row: [String: FieldValue]) -> (Value, [FilterPathStep]) {
-        let fieldNames = Set(schema.fields.map(\.name))
-        var meta: [String: JSONValue] = [:]
-        for (k, v) in row where !fieldNames.contains(k) { meta[k] = json(v) ?? .null }
-        if name == "$meta" { return (.some(.object(meta)), path) }
+    func root(_ name: String, _ path: [FilterPathStep], _ row: Row) -> (Value, [FilterPathStep]) {
+        if name == "$meta" { return (.some(.object(row.meta)), path) }
         if let field = schema.field(named: name) {
             guard let v = json(row[field.name] ?? .null) else { return (.null, path) }
             return (.some(v), path)
         }
-        return (.some(.object(meta)), [.key(name)] + path)
+        return (.some(.object(row.meta)), [.key(name)] + path)
     }
 
-    func value(_ n: FilterNode, _ row: [String: FieldValue]) -> Value {
+    func value(_ n: FilterNode, _ row: Row) -> Value {
         switch n.kind {
         case .integer(let i): return .some(.int(i))
         case .float(let d): return .some(.double(d))
