@@ -79,7 +79,7 @@ extension Collection {
             guard t.supports(f) else { throw .invalidArgument("index type \(indexType) does not apply to \(f.dataType) field '\(field)'") }
         }
         let desc = IndexDescription(name: indexName, field: field, indexType: typeName, metric: resolvedMetric, params: params, id: context.newID())
-        try meta.withLock { m throws(OspreyError) in
+        try updateMeta { m throws(OspreyError) in
             if let existing = m.indexes.first(where: { $0.field == field }) {
                 if existing.name == indexName, existing.indexType == desc.indexType, existing.metric == desc.metric, existing.params == desc.params {
                     return  // the same index again: nothing to do, as in Milvus
@@ -104,14 +104,15 @@ extension Collection {
     /// Drops an index by name.
     public func dropIndex(name: String) throws(OspreyError) {
         try context.checkOpen()
-        try meta.withLock { m throws(OspreyError) in
+        let removed = try updateMeta { m throws(OspreyError) -> IndexDescription in
             guard let i = m.indexes.firstIndex(where: { $0.name == name }) else {
                 throw .indexNotFound(collection: m.name, field: name)
             }
             let removed = m.indexes.remove(at: i)
             m.indexFailures[removed.id] = nil
-            for seg in segments.withLock({ Array($0.values) }) { seg.removeIndex(field: removed.field) }
+            return removed
         }
+        for seg in segments.withLock({ Array($0.values) }) { seg.removeIndex(field: removed.field) }
     }
 
     /// How far the build of an index has got.

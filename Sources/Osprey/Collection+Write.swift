@@ -51,27 +51,33 @@ extension Collection {
         if let partition, !hasPartition(partition) { throw .partitionNotFound(collection: name, partition: partition) }
         return try writer.withLock { _ throws(OspreyError) -> MutationResult in
             let ts = context.oracle.next()
-            try context.log.append(.delete(collectionID: id, keys: ids, timestamp: ts))
-            let segs = segments.withLock { $0 }
-            var deleted: [PrimaryKey] = []
-            keys.withLock { idx in
-                for k in ids {
-                    guard let loc = idx[k], let seg = segs[loc.segment] else { continue }
-                    if let partition, seg.partition != partition { continue }
-                    if seg.markDeleted(row: Int(loc.row), at: ts) { deleted.append(k) }
-                    idx[k] = nil
-                }
-            }
-            committed.store(ts.rawValue, ordering: .releasing)
+            try context.log.append(.delete(collectionID: id, partition: partition, keys: ids, timestamp: ts))
+            let deleted = applyDelete(ids, partition: partition, ts: ts)
             return MutationResult(primaryKeys: deleted, timestamp: ts, count: deleted.count)
         }
+    }
+
+    /// Marks the live rows of `ids` deleted at `ts` and publishes (writer lock held).
+    func applyDelete(_ ids: [PrimaryKey], partition: String?, ts: Timestamp) -> [PrimaryKey] {
+        let segs = segments.withLock { $0 }
+        var deleted: [PrimaryKey] = []
+        keys.withLock { idx in
+            for k in ids {
+                guard let loc = idx[k], let seg = segs[loc.segment] else { continue }
+                if let partition, seg.partition != partition { continue }
+                if seg.markDeleted(row: Int(loc.row), at: ts) { deleted.append(k) }
+                idx[k] = nil
+            }
+        }
+        committed.store(ts.rawValue, ordering: .releasing)
+        return deleted
     }
 
     // MARK: - Internals
 
     func write(_ input: ColumnBatch, partition: String?, normalized: Bool) throws(OspreyError) -> MutationResult {
         try context.checkOpen()
-        let (schema, partitionNames) = meta.withLock { ($0.schema, $0.partitions.map(\.name)) }
+        let (schema, partitionNames, partitionIDs) = meta.withLock { ($0.schema, $0.partitions.map(\.name), $0.partitions.map(\.id)) }
         var batch: ColumnBatch
         if normalized {
             batch = input
@@ -106,23 +112,31 @@ extension Collection {
                 let p = partitionNames.firstIndex(of: partition ?? Collection.defaultPartition) ?? 0
                 for r in 0..<n { rowPartition[r] = Int32(p) }
             }
-            try context.log.append(.insert(collectionID: id, partitions: partitionNames, rowPartition: rowPartition, timestamp: ts, batch: batch))
-            var sealed: [Segment] = []
-            let locations = apply(batch, rowPartition: rowPartition, partitionNames: partitionNames, ts: ts, writer: &w, sealed: &sealed)
-            let segs = segments.withLock { $0 }
-            keys.withLock { idx in
-                for r in 0..<n {
-                    if let old = idx[pks[r]], let seg = segs[old.segment] {
-                        seg.markDeleted(row: Int(old.row), at: ts)
-                    }
-                    idx[pks[r]] = locations[r]
-                }
-            }
-            for s in Set(locations.map(\.segment)) { segs[s]?.publish() }
-            committed.store(ts.rawValue, ordering: .releasing)
-            if !sealed.isEmpty { scheduleIndexBuilds(sealed) }
+            try context.log.append(.insert(collectionID: id, partitions: partitionNames, partitionIDs: partitionIDs,
+                                           rowPartition: rowPartition, timestamp: ts, batch: batch))
+            applyInsert(batch, primaryKeys: pks, rowPartition: rowPartition, partitionNames: partitionNames, ts: ts, writer: &w)
             return MutationResult(primaryKeys: pks, timestamp: ts, count: n)
         }
+    }
+
+    /// Appends a normalised batch to the growing segments, replaces older rows of the same
+    /// keys and publishes (writer lock held; the record is already logged or being replayed).
+    func applyInsert(_ batch: ColumnBatch, primaryKeys pks: [PrimaryKey], rowPartition: [Int32], partitionNames: [String],
+                     ts: Timestamp, writer w: inout WriterState) {
+        var sealed: [Segment] = []
+        let locations = apply(batch, rowPartition: rowPartition, partitionNames: partitionNames, ts: ts, writer: &w, sealed: &sealed)
+        let segs = segments.withLock { $0 }
+        keys.withLock { idx in
+            for r in 0..<batch.rowCount {
+                if let old = idx[pks[r]], let seg = segs[old.segment] {
+                    seg.markDeleted(row: Int(old.row), at: ts)
+                }
+                idx[pks[r]] = locations[r]
+            }
+        }
+        for s in Set(locations.map(\.segment)) { segs[s]?.publish() }
+        committed.store(ts.rawValue, ordering: .releasing)
+        if !sealed.isEmpty { scheduleIndexBuilds(sealed) }
     }
 
     /// Appends the rows to their partitions' growing segments, sealing full ones; returns each

@@ -11,8 +11,9 @@ import Synchronization
 /// Thread safety: every method is safe to call from several threads at once.
 public final class Collection: Sendable {
     /// Mutable description of the collection, guarded by `meta`.
-    struct Meta: Sendable {
+    struct Meta: Sendable, Equatable {
         var name: String
+        var database: String
         var schema: CollectionSchema
         var properties: [String: String]
         var description: String
@@ -66,7 +67,8 @@ public final class Collection: Sendable {
     }
 
     public let id: Int64
-    public let database: String
+    /// The database holding the collection (it changes when a rename moves it).
+    public var database: String { meta.withLock { $0.database } }
     let created: Timestamp
     let numPartitions: Int
     let context: EngineContext
@@ -81,7 +83,6 @@ public final class Collection: Sendable {
 
     init(id: Int64, database: String, name: String, schema: CollectionSchema, options: CollectionOptions, context: EngineContext) {
         self.id = id
-        self.database = database
         self.context = context
         let now = context.oracle.next()
         self.created = now
@@ -96,8 +97,39 @@ public final class Collection: Sendable {
             partitions.append(PartitionInfo(name: Collection.defaultPartition, id: context.newID(), created: now))
         }
         self.meta = Mutex(Meta(
-            name: name, schema: schema, properties: options.properties, description: options.description,
+            name: name, database: database, schema: schema, properties: options.properties, description: options.description,
             consistencyLevel: options.consistencyLevel, partitions: partitions, indexes: [], aliases: [], updated: now))
+    }
+
+    /// Rebuilds a collection from its catalog record (recovery), with the same ids and times.
+    init(restoring r: CollectionRecord, context: EngineContext) {
+        self.id = r.id
+        self.context = context
+        self.created = r.created
+        self.numPartitions = r.numPartitions
+        self.meta = Mutex(Meta(
+            name: r.name, database: r.database, schema: r.schema, properties: r.properties, description: r.description,
+            consistencyLevel: r.consistencyLevel, partitions: r.partitions, indexes: r.indexes, aliases: [], updated: r.updated))
+    }
+
+    /// The catalog record of this collection as `m` describes it; an empty `database` means
+    /// "where it is".
+    func catalogRecord(_ m: Meta, database: String) -> CollectionRecord {
+        CollectionRecord(id: id, database: database, name: m.name, created: created, updated: m.updated,
+                         numPartitions: numPartitions, schema: m.schema, properties: m.properties, description: m.description,
+                         consistencyLevel: m.consistencyLevel, partitions: m.partitions, indexes: m.indexes)
+    }
+
+    /// Changes the description under the meta lock, recording the change in the catalog
+    /// first; nothing changes when recording fails.
+    func updateMeta<R>(_ body: (inout Meta) throws(OspreyError) -> R) throws(OspreyError) -> R {
+        try meta.withLock { m throws(OspreyError) -> R in
+            var next = m
+            let result = try body(&next)
+            if next != m { try context.recordCatalog(.putCollection(catalogRecord(next, database: ""))) }
+            m = next
+            return result
+        }
     }
 
     // MARK: - Description
@@ -113,7 +145,7 @@ public final class Collection: Sendable {
     public func describe() -> CollectionDescription {
         meta.withLock { m in
             CollectionDescription(
-                name: m.name, id: id, database: database, schema: m.schema, properties: m.properties,
+                name: m.name, id: id, database: m.database, schema: m.schema, properties: m.properties,
                 partitions: m.partitions.map(\.name), aliases: m.aliases, indexes: m.indexes,
                 createdTimestamp: created, updatedTimestamp: m.updated, numPartitions: numPartitions,
                 consistencyLevel: m.consistencyLevel)
@@ -125,17 +157,17 @@ public final class Collection: Sendable {
         if let ttl = set[Collection.ttlProperty], Int(ttl).map({ $0 < 0 }) ?? true {
             throw .invalidArgument("\(Collection.ttlProperty) must be a non-negative integer number of seconds, got '\(ttl)'")
         }
+        try context.checkOpen()
         let ts = context.oracle.next()
-        meta.withLock { m in
+        try updateMeta { m throws(OspreyError) in
             for (k, v) in set { m.properties[k] = v }
             for k in remove { m.properties[k] = nil }
             m.updated = ts
         }
     }
 
-    func rename(to newName: String) {
-        let ts = context.oracle.next()
-        meta.withLock { $0.name = newName; $0.updated = ts }
+    func rename(to newName: String, database: String, at ts: Timestamp) {
+        meta.withLock { $0.name = newName; $0.database = database; $0.updated = ts }
     }
 
     func setAliases(_ aliases: [String]) { meta.withLock { $0.aliases = aliases.sorted() } }
@@ -163,7 +195,8 @@ public final class Collection: Sendable {
         }
         let ts = context.oracle.next()
         let newID = context.newID()
-        try meta.withLock { m throws(OspreyError) in
+        try context.checkOpen()
+        try updateMeta { m throws(OspreyError) in
             guard !m.partitions.contains(where: { $0.name == name }) else { throw .alreadyExists(kind: "partition", name: name) }
             guard m.partitions.count < 1024 else { throw .invalidArgument("a collection can have at most 1024 partitions") }
             m.partitions.append(PartitionInfo(name: name, id: newID, created: ts))
@@ -176,8 +209,9 @@ public final class Collection: Sendable {
         if schema.partitionKey != nil {
             throw .invalidArgument("the collection has a partition key; its partitions are managed automatically")
         }
+        try context.checkOpen()
         try writer.withLock { w throws(OspreyError) in
-            try meta.withLock { m throws(OspreyError) in
+            try updateMeta { m throws(OspreyError) in
                 guard let i = m.partitions.firstIndex(where: { $0.name == name }) else {
                     throw .partitionNotFound(collection: m.name, partition: name)
                 }

@@ -35,17 +35,25 @@ public final class Database: Sendable {
     public let path: String?
     let context: EngineContext
     let namespaces: Mutex<[String: Namespace]>
+    /// The lock, manifest and WAL of a durable database; nil in memory.
+    let storage: DurableStorage?
 
-    init(path: String?, options: DatabaseOptions, log: any MutationLog) {
+    init(path: String?, options: DatabaseOptions, log: any MutationLog, catalog: any CatalogLog = VolatileCatalog(),
+         storage: DurableStorage? = nil) {
         self.path = path
-        self.context = EngineContext(options: options, log: log)
+        self.storage = storage
+        self.context = EngineContext(options: options, log: log, catalog: catalog)
         let now = context.oracle.next()
         self.namespaces = Mutex([Database.defaultDatabase: Namespace(id: 1, created: now, properties: [:])])
     }
 
-    /// Opens (creating if needed) the database whose data lives in the directory `path`.
+    /// Opens (creating if needed) the database whose data lives in the directory `path`:
+    /// locks the directory, replays the catalog from the manifest and the data from the
+    /// write-ahead log. Every acknowledged write survives a crash (docs/storage.md, "Recovery").
     ///
-    /// - Throws: `OspreyError.storage` when the directory cannot be created or used.
+    /// - Throws: `OspreyError.storage` when the directory cannot be created or used, is
+    ///   already open (in this or another process), or holds damaged files (the message names
+    ///   the file and says whether it is corruption).
     public static func open(at path: String, options: DatabaseOptions = DatabaseOptions()) throws(OspreyError) -> Database {
         var st = stat()
         if stat(path, &st) != 0 {
@@ -55,7 +63,7 @@ public final class Database: Sendable {
         } else if st.st_mode & S_IFMT != S_IFDIR {
             throw .storage("'\(path)' exists and is not a directory")
         }
-        return Database(path: path, options: options, log: VolatileLog())
+        return try DurableStorage.openDatabase(at: path, options: options)
     }
 
     /// A database that keeps everything in memory and forgets it when closed.
@@ -68,6 +76,7 @@ public final class Database: Sendable {
         guard !context.isClosed else { return }
         for c in namespaces.withLock({ $0.values.flatMap { $0.collections.values } }) { try? c.flush() }
         context.close()
+        try storage?.close()
     }
 
     // MARK: - Databases
@@ -85,6 +94,7 @@ public final class Database: Sendable {
         try namespaces.withLock { ns throws(OspreyError) in
             guard ns[name] == nil else { throw .alreadyExists(kind: "database", name: name) }
             guard ns.count < 64 else { throw .invalidArgument("at most 64 databases are allowed") }
+            try context.recordCatalog(.putDatabase(DatabaseRecord(name: name, id: id, created: now, properties: properties)))
             ns[name] = Namespace(id: id, created: now, properties: properties)
         }
     }
@@ -98,6 +108,7 @@ public final class Database: Sendable {
             guard n.collections.isEmpty else {
                 throw .invalidArgument("database '\(name)' still has \(n.collections.count) collections; drop them first")
             }
+            try context.recordCatalog(.dropDatabase(name))
             ns[name] = nil
         }
     }
@@ -112,10 +123,14 @@ public final class Database: Sendable {
 
     /// Sets or removes database properties.
     public func alterDatabase(_ name: String, set: [String: String] = [:], remove: [String] = []) throws(OspreyError) {
+        try context.checkOpen()
         try namespaces.withLock { ns throws(OspreyError) in
-            guard ns[name] != nil else { throw .databaseNotFound(name) }
-            for (k, v) in set { ns[name]!.properties[k] = v }
-            for k in remove { ns[name]!.properties[k] = nil }
+            guard let n = ns[name] else { throw .databaseNotFound(name) }
+            var properties = n.properties
+            for (k, v) in set { properties[k] = v }
+            for k in remove { properties[k] = nil }
+            try context.recordCatalog(.putDatabase(DatabaseRecord(name: name, id: n.id, created: n.created, properties: properties)))
+            ns[name]!.properties = properties
         }
     }
 
@@ -155,8 +170,9 @@ public final class Database: Sendable {
         return try withNamespace(database) { ns throws(OspreyError) -> Collection in
             guard ns.collections[name] == nil, ns.aliases[name] == nil else { throw .alreadyExists(kind: "collection", name: name) }
             guard ns.collections.count < 65_536 else { throw .invalidArgument("too many collections") }
-            let c = Collection(id: id, database: database.isEmpty ? Database.defaultDatabase : database, name: name,
-                               schema: validated, options: options, context: context)
+            let dbName = database.isEmpty ? Database.defaultDatabase : database
+            let c = Collection(id: id, database: dbName, name: name, schema: validated, options: options, context: context)
+            try context.recordCatalog(.putCollection(c.meta.withLock { c.catalogRecord($0, database: dbName) }))
             ns.collections[name] = c
             return c
         }
@@ -192,6 +208,7 @@ public final class Database: Sendable {
             guard aliases.isEmpty else {
                 throw .invalidArgument("collection '\(name)' still has aliases (\(aliases.joined(separator: ", "))); drop them first")
             }
+            try context.recordCatalog(.dropCollection(ns.collections[name]!.id))
             ns.collections[name] = nil
         }
     }
@@ -213,10 +230,18 @@ public final class Database: Sendable {
             if source != target, ns[source]!.aliases.values.contains(name) {
                 throw .invalidArgument("collection '\(name)' has aliases; drop them before moving it to another database")
             }
+            let ts = context.oracle.next()
+            var record = c.meta.withLock { c.catalogRecord($0, database: target) }
+            record.name = newName
+            record.updated = ts
+            var aliases = ns[source]!.aliases
+            for (a, t) in aliases where t == name { aliases[a] = newName }
+            try context.recordCatalog(.putCollection(record))
+            if aliases != ns[source]!.aliases { try context.recordCatalog(.setAliases(database: source, aliases: aliases)) }
             ns[source]!.collections[name] = nil
             ns[target]!.collections[newName] = c
-            for (a, t) in ns[source]!.aliases where t == name { ns[source]!.aliases[a] = newName }
-            c.rename(to: newName)
+            ns[source]!.aliases = aliases
+            c.rename(to: newName, database: target, at: ts)
         }
     }
 
@@ -232,8 +257,7 @@ public final class Database: Sendable {
             }
             guard ns.aliases[alias] == nil else { throw .alreadyExists(kind: "alias", name: alias) }
             guard ns.collections[collection] != nil else { throw .collectionNotFound(collection) }
-            ns.aliases[alias] = collection
-            Database.refreshAliases(&ns)
+            try setAliases(&ns, alias, collection, database: database)
         }
     }
 
@@ -243,8 +267,7 @@ public final class Database: Sendable {
         try withNamespace(database) { ns throws(OspreyError) in
             guard ns.aliases[alias] != nil else { throw .aliasNotFound(alias) }
             guard ns.collections[collection] != nil else { throw .collectionNotFound(collection) }
-            ns.aliases[alias] = collection
-            Database.refreshAliases(&ns)
+            try setAliases(&ns, alias, collection, database: database)
         }
     }
 
@@ -253,8 +276,7 @@ public final class Database: Sendable {
         try context.checkOpen()
         try withNamespace(database) { ns throws(OspreyError) in
             guard ns.aliases[alias] != nil else { throw .aliasNotFound(alias) }
-            ns.aliases[alias] = nil
-            Database.refreshAliases(&ns)
+            try setAliases(&ns, alias, nil, database: database)
         }
     }
 
@@ -275,6 +297,16 @@ public final class Database: Sendable {
             }
             return ns.aliases.keys.sorted()
         }
+    }
+
+    /// Points `alias` at `collection` (nil removes it), recording the change first.
+    private func setAliases(_ ns: inout Namespace, _ alias: String, _ collection: String?, database: String) throws(OspreyError) {
+        var aliases = ns.aliases
+        aliases[alias] = collection
+        let db = database.isEmpty ? Database.defaultDatabase : database
+        try context.recordCatalog(.setAliases(database: db, aliases: aliases))
+        ns.aliases = aliases
+        Database.refreshAliases(&ns)
     }
 
     static func refreshAliases(_ ns: inout Namespace) {

@@ -4,8 +4,12 @@ import Synchronization
 /// A mutation as the write path records it before applying it: the seam where the
 /// write-ahead log plugs in.
 enum MutationRecord: Sendable {
-    case insert(collectionID: Int64, partitions: [String], rowPartition: [Int32], timestamp: Timestamp, batch: ColumnBatch)
-    case delete(collectionID: Int64, keys: [PrimaryKey], timestamp: Timestamp)
+    /// Rows of a normalised batch (primary keys assigned); row `r` goes to partition
+    /// `partitions[rowPartition[r]]`, whose id is `partitionIDs[rowPartition[r]]`.
+    case insert(collectionID: Int64, partitions: [String], partitionIDs: [Int64], rowPartition: [Int32], timestamp: Timestamp,
+                batch: ColumnBatch)
+    /// Deletes by primary key, only in `partition` when it is not nil.
+    case delete(collectionID: Int64, partition: String?, keys: [PrimaryKey], timestamp: Timestamp)
 }
 
 /// Where the write path records mutations; `append` returns once the record is as durable
@@ -29,13 +33,16 @@ final class EngineContext: Sendable {
     let oracle = TimestampOracle()
     let options: DatabaseOptions
     let log: any MutationLog
+    /// Where catalog changes are recorded (the manifest of a durable database).
+    let catalog: any CatalogLog
     let indexBuilds = IndexBuildQueue()
     private let nextID = Atomic<Int64>(1)
     private let closedFlag = Atomic<Bool>(false)
 
-    init(options: DatabaseOptions, log: any MutationLog) {
+    init(options: DatabaseOptions, log: any MutationLog, catalog: any CatalogLog = VolatileCatalog()) {
         self.options = options
         self.log = log
+        self.catalog = catalog
         // Ids start from the clock so that they stay unique across restarts of an in-memory
         // database too; the storage layer restores the counter from the catalog.
         nextID.store(Int64(TimestampOracle.nowMilliseconds()) << 12, ordering: .relaxed)
@@ -46,6 +53,24 @@ final class EngineContext: Sendable {
 
     /// `count` consecutive fresh identifiers (auto_id primary keys); returns the first.
     func newIDs(_ count: Int) -> Int64 { nextID.add(Int64(count), ordering: .relaxed).newValue - Int64(count) + 1 }
+
+    /// The largest identifier handed out so far.
+    var idHighWater: Int64 { nextID.load(ordering: .relaxed) }
+
+    /// Makes later identifiers greater than `id` (after recovery).
+    func advanceIDs(past id: Int64) {
+        var current = nextID.load(ordering: .relaxed)
+        while current < id {
+            let (exchanged, original) = nextID.compareExchange(expected: current, desired: id, ordering: .relaxed)
+            if exchanged { return }
+            current = original
+        }
+    }
+
+    /// Records a catalog change, stamped with the id and timestamp high-water marks.
+    func recordCatalog(_ edit: CatalogEdit) throws(OspreyError) {
+        try catalog.record(edit, idHighWater: idHighWater, timestampHighWater: oracle.next().rawValue)
+    }
 
     var isClosed: Bool { closedFlag.load(ordering: .acquiring) }
     func close() { closedFlag.store(true, ordering: .releasing) }
