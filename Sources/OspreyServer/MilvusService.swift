@@ -1,5 +1,6 @@
 import GRPCCore
 import Logging
+import Osprey
 import OspreyCore
 import Synchronization
 
@@ -31,10 +32,19 @@ package struct ServerIdentity: Sendable, Equatable {
 package struct MilvusService: Milvus_MilvusService.ServiceProtocol {
     package let identity: ServerIdentity
     package let clock: HybridClock
-    private let logger: Logger
+    /// The engine every RPC works on.
+    package let database: Database
+    /// Where blocking engine calls run, off the event loops and the concurrency pool.
+    package let pool: WorkerPool
+    let logger: Logger
     private let connections: ConnectionRegistry
 
-    package init(identity: ServerIdentity = ServerIdentity(), clock: HybridClock = HybridClock(), logger: Logger) {
+    package init(
+        database: Database = .inMemory(), pool: WorkerPool = WorkerPool(), identity: ServerIdentity = ServerIdentity(),
+        clock: HybridClock = HybridClock(), logger: Logger
+    ) {
+        self.database = database
+        self.pool = pool
         self.identity = identity
         self.clock = clock
         self.logger = logger

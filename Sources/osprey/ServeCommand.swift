@@ -2,6 +2,7 @@ import ArgumentParser
 #if OSPREY_WITH_SERVER
 import Foundation
 import Logging
+import Osprey
 import OspreyServer
 #endif
 
@@ -94,13 +95,23 @@ extension ServeCommand {
         }
         logger.info("data directory", metadata: ["path": "\(dataDirectory)"])
 
+        let database: Database
+        do {
+            database = try Database.open(at: dataDirectory)
+        } catch {
+            throw fail("cannot open the database in \(dataDirectory): \(error.description)", code: 1)
+        }
+        let pool = WorkerPool()
+        logger.info("database open", metadata: ["workers": "\(pool.width)"])
+
         let server: MilvusServer
         do {
             server = try MilvusServer(
                 configuration: settings,
-                services: [MilvusService(logger: logger), UnservedMilvusMethods()],
+                services: [MilvusService(database: database, pool: pool, logger: logger), UnservedMilvusMethods()],
                 logger: logger)
         } catch {
+            try? database.close()
             throw fail(error.description, code: 2)
         }
 
@@ -122,9 +133,18 @@ extension ServeCommand {
                 FileHandle.standardOutput.write(Data("osprey: listening on \(address)\n".utf8))
             }
         } catch {
+            try? database.close()
             throw fail(error.description, code: 1)
         }
         withExtendedLifetime(trap) {}
+        // The server returns once every in-flight request has finished; only then is the
+        // database flushed and closed.
+        do {
+            try database.close()
+        } catch {
+            logger.error("closing the database failed", metadata: ["error": "\(error.description)"])
+            throw fail("closing the database failed: \(error.description)", code: 1)
+        }
         logger.info("stopped")
     }
 }

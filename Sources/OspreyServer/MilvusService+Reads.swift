@@ -1,0 +1,209 @@
+import Foundation
+import GRPCCore
+import Osprey
+import OspreyCore
+
+// Reads: search (plain, range, paged, by primary key), hybrid search and query (rows,
+// get, count(*), iterator pages).
+extension MilvusService {
+    // MARK: - Search
+
+    package func search(
+        request: ServerRequest<Milvus_SearchRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Milvus_SearchResults> {
+        await handle(request) { call, m in
+            let c = try collection(m.collectionName, in: call.database(requestField: m.dbName))
+            let schema = c.schema
+            let (hits, limit) = try await engine { () throws -> ([SearchHits], Int) in
+                let r = try Self.searchRequest(m, collection: c)
+                return (try c.search(r), r.limit)
+            }
+            var response = Milvus_SearchResults()
+            response.collectionName = c.name
+            response.results = Self.searchResultData(hits, limit: limit, outputFields: m.outputFields, schema: schema)
+            response.sessionTs = clock.next().rawValue
+            return response
+        }
+    }
+
+    package func hybridSearch(
+        request: ServerRequest<Milvus_HybridSearchRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Milvus_SearchResults> {
+        await handle(request) { call, m in
+            let c = try collection(m.collectionName, in: call.database(requestField: m.dbName))
+            let schema = c.schema
+            let rank = m.rankParams.dictionary
+            let ranker = try Self.ranker(rank, functionScore: m.hasFunctionScore ? m.functionScore : nil, requests: m.requests.count)
+            let limit = try SearchCodec.int(rank, "limit", default: 10)
+            let offset = try SearchCodec.int(rank, "offset", default: 0)
+            let round = try SearchCodec.int(rank, "round_decimal", default: -1)
+            let outputFields = m.outputFields
+            let hits = try await engine { () throws -> [SearchHits] in
+                let requests = try m.requests.map { try Self.searchRequest($0, collection: c) }
+                return try c.hybridSearch(requests, ranker: ranker, limit: limit, offset: offset, outputFields: outputFields,
+                                          partitions: m.partitionNames, roundDecimal: round)
+            }
+            var response = Milvus_SearchResults()
+            response.collectionName = c.name
+            response.results = Self.searchResultData(hits, limit: limit, outputFields: outputFields, schema: schema)
+            response.sessionTs = clock.next().rawValue
+            return response
+        }
+    }
+
+    /// The engine request for one Milvus search request (query vectors decoded, parameters
+    /// parsed). Runs on the worker pool: decoding large batches and by-key lookups is work.
+    static func searchRequest(_ m: Milvus_SearchRequest, collection c: Collection) throws -> SearchRequest {
+        let top = m.searchParams.dictionary
+        var inner = try SearchCodec.flatten(jsonObject: top["params"] ?? "", what: "search params")
+        let params = inner.merging(top.filter { $0.key != "params" }) { _, outer in outer }
+        if let g = params["group_by_field"], !g.isEmpty {
+            throw MilvusError.invalid("group_by_field is not supported by this version of Osprey")
+        }
+        let field = params["anns_field"].flatMap { $0.isEmpty ? nil : $0 }
+        let vectors: [FieldValue]
+        switch m.searchInput {
+        case .placeholderGroup(let bytes)?:
+            vectors = try SearchCodec.vectors(bytes)
+        case .ids(let ids)?:
+            vectors = try vectorsByKey(FieldDataCodec.keys(ids), field: field, collection: c)
+        case nil:
+            throw MilvusError.invalid("the search carries no query vectors")
+        }
+        for key in ["metric_type", "topk", "limit", "offset", "round_decimal", "anns_field"] { inner[key] = nil }
+        return SearchRequest(
+            vectors: vectors, field: field,
+            limit: try SearchCodec.int(params, "topk", default: try SearchCodec.int(params, "limit", default: 10)),
+            metric: try SearchCodec.metric(params),
+            filter: m.dsl.isEmpty ? nil : m.dsl,
+            filterParams: try SearchCodec.templateValues(m.exprTemplateValues),
+            outputFields: m.outputFields, partitions: m.partitionNames, params: inner,
+            offset: try SearchCodec.int(params, "offset", default: 0),
+            roundDecimal: try SearchCodec.int(params, "round_decimal", default: -1))
+    }
+
+    /// The stored vectors of the rows with these keys (search by primary key).
+    static func vectorsByKey(_ keys: [PrimaryKey], field: String?, collection c: Collection) throws -> [FieldValue] {
+        let vectorFields = c.schema.vectorFields
+        guard let name = field ?? (vectorFields.count == 1 ? vectorFields[0].name : nil) else {
+            throw MilvusError.invalid("the collection has several vector fields; set anns_field")
+        }
+        let rows = try c.get(ids: keys, outputFields: [name])
+        guard rows.count == keys.count, let column = rows.columns[name] else {
+            throw MilvusError.invalid("some of the primary keys to search by do not exist")
+        }
+        return (0..<rows.count).map { column.value(at: $0) }
+    }
+
+    /// The fusion a HybridSearch asks for, from `rank_params` (`strategy`, `params`) or a
+    /// rerank function (`reranker`, `k`, `weights`, `norm_score`).
+    static func ranker(_ rank: [String: String], functionScore: Schema_FunctionScore?, requests: Int) throws -> HybridRanker {
+        var strategy = rank["strategy"]?.lowercased() ?? ""
+        var params: [String: JSONValue] = [:]
+        if let text = rank["params"], !text.isEmpty {
+            guard case .object(let o)? = try? JSONValue.parse(text) else {
+                throw MilvusError.invalid("rank params must be a JSON object, got \(text)")
+            }
+            params = o
+        }
+        if strategy.isEmpty, let fs = functionScore, let f = fs.functions.first {
+            let kv = f.params.dictionary
+            strategy = kv["reranker"]?.lowercased() ?? ""
+            for (k, v) in kv where k != "reranker" { params[k] = (try? JSONValue.parse(v)) ?? .string(v) }
+        }
+        switch strategy {
+        case "rrf", "":
+            let k = params["k"]?.numberValue ?? 60
+            return .rrf(k: k)
+        case "weighted":
+            guard case .array(let items)? = params["weights"] else {
+                throw MilvusError.invalid("the weighted ranker needs a weights array")
+            }
+            let weights = try items.map { item -> Float in
+                guard let w = item.numberValue else { throw MilvusError.invalid("weights must be numbers, got \(item)") }
+                return Float(w)
+            }
+            var normalize = false
+            switch params["norm_score"] {
+            case .bool(let b)?: normalize = b
+            case .string(let s)?: normalize = s.lowercased() == "true"
+            default: break
+            }
+            return .weighted(weights: weights, normalize: normalize)
+        default:
+            throw MilvusError.invalid("unknown rank strategy '\(strategy)'; use rrf or weighted")
+        }
+    }
+
+    /// Search hits as `SearchResultData`: flat, row-aligned ids, scores and fields, split
+    /// per query by `topks`.
+    static func searchResultData(_ hits: [SearchHits], limit: Int, outputFields: [String], schema: CollectionSchema) -> Schema_SearchResultData {
+        var data = Schema_SearchResultData()
+        data.numQueries = Int64(hits.count)
+        data.topK = Int64(limit)
+        data.topks = hits.map { Int64($0.count) }
+        data.scores = hits.flatMap(\.scores)
+        data.ids = FieldDataCodec.ids(hits.flatMap(\.ids), type: schema.primaryKey.dataType)
+        data.fieldsData = FieldDataCodec.encodeBatch(hits.map(\.fields), schema: schema)
+        data.outputFields = resolvedOutputNames(outputFields, schema: schema, primaryKey: false)
+        data.primaryFieldName = schema.primaryKey.name
+        return data
+    }
+
+    /// The output field names a result reports: `*` spelled out (with `$meta` when the
+    /// dynamic field is on); dynamic keys as asked, which pymilvus picks out of `$meta`.
+    static func resolvedOutputNames(_ names: [String], schema: CollectionSchema, primaryKey: Bool) -> [String] {
+        var out: [String] = primaryKey ? [schema.primaryKey.name] : []
+        func add(_ n: String) { if !out.contains(n) { out.append(n) } }
+        for raw in names {
+            let name = raw.trimmingCharacters(in: .whitespaces)
+            if name.isEmpty { continue }
+            if name == "*" {
+                schema.fields.forEach { add($0.name) }
+                if schema.enableDynamicField { add(CollectionSchema.dynamicFieldName) }
+            } else {
+                add(name)
+            }
+        }
+        return out
+    }
+
+    // MARK: - Query
+
+    package func query(
+        request: ServerRequest<Milvus_QueryRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Milvus_QueryResults> {
+        await handle(request) { call, m in
+            let c = try collection(m.collectionName, in: call.database(requestField: m.dbName))
+            let schema = c.schema
+            let params = m.queryParams.dictionary
+            let filterParams = try SearchCodec.templateValues(m.exprTemplateValues)
+            var response = Milvus_QueryResults()
+            response.collectionName = c.name
+            response.primaryFieldName = schema.primaryKey.name
+            response.sessionTs = clock.next().rawValue
+            let wanted = m.outputFields.map { $0.trimmingCharacters(in: .whitespaces) }
+            if wanted.contains(where: { $0.lowercased() == "count(*)" }) {
+                guard wanted.count == 1 else { throw MilvusError.invalid("count(*) cannot be combined with other output fields") }
+                let n = try await engine { try c.count(filter: m.expr, filterParams: filterParams, partitions: m.partitionNames) }
+                var fd = Schema_FieldData()
+                fd.type = .int64
+                fd.fieldName = "count(*)"
+                var longs = Schema_LongArray()
+                longs.data = [Int64(n)]
+                fd.scalars.longData = longs
+                response.fieldsData = [fd]
+                response.outputFields = ["count(*)"]
+                return response
+            }
+            let limit: Int? = params["limit"].flatMap { $0.isEmpty ? nil : $0 } == nil ? nil : try SearchCodec.int(params, "limit", default: 0)
+            let q = QueryRequest(
+                filter: m.expr, filterParams: filterParams, outputFields: wanted, partitions: m.partitionNames,
+                limit: limit, offset: try SearchCodec.int(params, "offset", default: 0))
+            let result = try await engine { try c.query(q) }
+            response.fieldsData = FieldDataCodec.encodeBatch([result.columns], schema: schema)
+            response.outputFields = Self.resolvedOutputNames(wanted, schema: schema, primaryKey: true)
+            return response
+        }
+    }
+}

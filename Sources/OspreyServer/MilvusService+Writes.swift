@@ -1,0 +1,69 @@
+import Foundation
+import GRPCCore
+import Osprey
+import OspreyCore
+
+// Writes: insert, upsert and delete. Columns are decoded and written on the worker pool.
+extension MilvusService {
+    package func insert(
+        request: ServerRequest<Milvus_InsertRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Milvus_MutationResult> {
+        await handle(request) { call, m in
+            let c = try collection(m.collectionName, in: call.database(requestField: m.dbName))
+            let partition = m.partitionName.isEmpty ? nil : m.partitionName
+            let result = try await engine {
+                let batch = try FieldDataCodec.decodeBatch(m.fieldsData, numRows: Int(m.numRows))
+                return try c.insert(columns: batch, partition: partition)
+            }
+            var response = Self.mutationResult(result, keyType: c.schema.primaryKey.dataType)
+            response.insertCnt = Int64(result.count)
+            return response
+        }
+    }
+
+    package func upsert(
+        request: ServerRequest<Milvus_UpsertRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Milvus_MutationResult> {
+        await handle(request) { call, m in
+            let c = try collection(m.collectionName, in: call.database(requestField: m.dbName))
+            guard !m.partialUpdate else {
+                throw MilvusError.invalid("partial updates are not supported by Osprey; send every field of the rows")
+            }
+            let partition = m.partitionName.isEmpty ? nil : m.partitionName
+            let result = try await engine {
+                let batch = try FieldDataCodec.decodeBatch(m.fieldsData, numRows: Int(m.numRows))
+                return try c.upsert(columns: batch, partition: partition)
+            }
+            var response = Self.mutationResult(result, keyType: c.schema.primaryKey.dataType)
+            response.upsertCnt = Int64(result.count)
+            return response
+        }
+    }
+
+    package func delete(
+        request: ServerRequest<Milvus_DeleteRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Milvus_MutationResult> {
+        await handle(request) { call, m in
+            let c = try collection(m.collectionName, in: call.database(requestField: m.dbName))
+            guard !m.expr.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw MilvusError.invalid("delete needs a filter expression or primary keys")
+            }
+            let partition = m.partitionName.isEmpty ? nil : m.partitionName
+            let params = try SearchCodec.templateValues(m.exprTemplateValues)
+            let result = try await engine { try c.delete(filter: m.expr, filterParams: params, partition: partition) }
+            // Like Milvus ≥ 2.3.2: the count, not the keys (pymilvus then reports delete_count).
+            var response = Milvus_MutationResult()
+            response.deleteCnt = Int64(result.count)
+            response.timestamp = result.timestamp.rawValue
+            return response
+        }
+    }
+
+    static func mutationResult(_ result: MutationResult, keyType: DataType) -> Milvus_MutationResult {
+        var response = Milvus_MutationResult()
+        response.ids = FieldDataCodec.ids(result.primaryKeys, type: keyType)
+        response.succIndex = (0..<UInt32(result.primaryKeys.count)).map { $0 }
+        response.timestamp = result.timestamp.rawValue
+        return response
+    }
+}
