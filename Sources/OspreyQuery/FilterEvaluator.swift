@@ -33,10 +33,11 @@ package struct FilterTruth: Sendable {
 /// Evaluates a typed plan against one segment, column by column, into a `Bitset`.
 ///
 /// Common leaves run as tight loops over the column chunks: comparisons and ranges of
-/// numeric, string and boolean fields with constants, `in` lists (a hash set past a few
-/// elements), string `like` patterns (prefix, suffix, infix and exact directly), `is null`.
-/// Every other leaf (JSON paths, ARRAY elements, arithmetic, two fields compared, the
-/// `*_contains*` functions) is evaluated row by row. `and`/`or`/`not` combine per-row
+/// numeric, string and boolean fields with constants, `in` lists, `field op c1 cmp c2`
+/// arithmetic, string `like` patterns (prefix, suffix, infix and exact directly), `is null`,
+/// and conditions on one JSON path against constants. A scalar index of the segment
+/// (`FilterIndexSource`) answers the leaves it can. Every other leaf (ARRAY elements and
+/// `array_contains*`, other arithmetic, two fields compared) is evaluated row by row. `and`/`or`/`not` combine per-row
 /// three-valued results (see docs/filters.md); `and` stops early once no row can pass.
 ///
 /// Thread safety: a value type holding an immutable snapshot; `evaluate` may run on several

@@ -79,6 +79,7 @@ package struct FilterLexer {
         case "*": return peek(1) == "*" ? tok(.power, 2) : tok(.star, 1)
         case "=":
             if peek(1) == "=" { return tok(.eq, 2) }
+            if peek(1) == "~" { throw FilterError(.unsupported, at: start, "regular-expression matching ('=~') is not supported") }
             throw FilterError(.syntax, at: start, "'=' is not an operator; use '==' to compare")
         case "!":
             if peek(1) == "=" { return tok(.ne, 2) }
