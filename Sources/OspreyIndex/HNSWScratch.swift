@@ -6,18 +6,32 @@ struct HeapEntry {
     var id: UInt32
 }
 
-/// A binary heap of ``HeapEntry`` over a fixed unsafe buffer: a min-heap when `isMax` is false.
+/// The order of an ``EntryHeap``: which entry belongs nearer the top.
+protocol HeapOrder {
+    static func before(_ a: HeapEntry, _ b: HeapEntry) -> Bool
+}
+
+/// Smallest distance on top (candidates to expand).
+enum NearestFirst: HeapOrder {
+    @inline(__always) static func before(_ a: HeapEntry, _ b: HeapEntry) -> Bool { a.d < b.d }
+}
+
+/// Largest distance on top (the bounded result set).
+enum FarthestFirst: HeapOrder {
+    @inline(__always) static func before(_ a: HeapEntry, _ b: HeapEntry) -> Bool { a.d > b.d }
+}
+
+/// A binary heap of ``HeapEntry`` over a growable unsafe buffer, ordered by `Order` (a static
+/// type, so the comparison is inlined into the sift loops).
 ///
 /// Thread safety: owned by one search at a time.
-struct EntryHeap {
+struct EntryHeap<Order: HeapOrder> {
     var storage: UnsafeMutablePointer<HeapEntry>
     var capacity: Int
     var count = 0
-    let isMax: Bool
 
-    init(capacity: Int, isMax: Bool) {
+    init(capacity: Int) {
         self.capacity = capacity
-        self.isMax = isMax
         storage = .allocate(capacity: capacity)
     }
 
@@ -31,7 +45,7 @@ struct EntryHeap {
         capacity *= 2
     }
 
-    @inline(__always) func before(_ a: HeapEntry, _ b: HeapEntry) -> Bool { isMax ? a.d > b.d : a.d < b.d }
+    @inline(__always) func before(_ a: HeapEntry, _ b: HeapEntry) -> Bool { Order.before(a, b) }
     @inline(__always) var top: HeapEntry { storage[0] }
     @inline(__always) var isEmpty: Bool { count == 0 }
 
@@ -81,8 +95,8 @@ final class HNSWScratch: @unchecked Sendable {
     let visited: UnsafeMutablePointer<UInt16>
     let nodeCount: Int
     var epoch: UInt16 = 0
-    var candidates: EntryHeap
-    var results: EntryHeap
+    var candidates: EntryHeap<NearestFirst>
+    var results: EntryHeap<FarthestFirst>
     /// A buffer for neighbour lists copied under a lock.
     let linkBuffer: UnsafeMutablePointer<UInt32>
     let linkCapacity: Int
@@ -97,8 +111,8 @@ final class HNSWScratch: @unchecked Sendable {
         self.nodeCount = nodeCount
         visited = .allocate(capacity: Swift.max(1, nodeCount))
         visited.initialize(repeating: 0, count: Swift.max(1, nodeCount))
-        candidates = EntryHeap(capacity: heapCapacity, isMax: false)
-        results = EntryHeap(capacity: heapCapacity, isMax: true)
+        candidates = EntryHeap(capacity: heapCapacity)
+        results = EntryHeap(capacity: heapCapacity)
         self.linkCapacity = linkCapacity
         linkBuffer = .allocate(capacity: linkCapacity)
         dists = .allocate(capacity: linkCapacity)
