@@ -35,9 +35,10 @@ package struct FilterTruth: Sendable {
 /// Common leaves run as tight loops over the column chunks: comparisons and ranges of
 /// numeric, string and boolean fields with constants, `in` lists, `field op c1 cmp c2`
 /// arithmetic, string `like` patterns (prefix, suffix, infix and exact directly), `is null`,
-/// and conditions on one JSON path against constants. A scalar index of the segment
-/// (`FilterIndexSource`) answers the leaves it can. Every other leaf (ARRAY elements and
-/// `array_contains*`, other arithmetic, two fields compared) is evaluated row by row. `and`/`or`/`not` combine per-row
+/// and conditions of one JSON path, ARRAY element, ARRAY length or ARRAY's contents against
+/// constants. A scalar index of the segment (`FilterIndexSource`) answers the leaves it can.
+/// Every other leaf (other arithmetic, two fields compared, functions of whole JSON values)
+/// is evaluated row by row. `and`/`or`/`not` combine per-row
 /// three-valued results (see docs/filters.md); `and` stops early once no row can pass.
 ///
 /// Thread safety: a value type holding an immutable snapshot; `evaluate` may run on several
@@ -144,10 +145,11 @@ package struct FilterEvaluator<Segment: SegmentColumns> {
     func columnar(_ plan: FilterPlan) -> FilterTruth? {
         if !indexes.isEmpty, let t = indexed(plan) { return t }
         switch plan {
-        case .compare(.element(let f, _), _, .literal), .range(.element(let f, _), _, _), .member(.element(let f, _), _),
-            .like(.element(let f, _), _), .contains(.element(let f, _), _, _), .truthy(.element(let f, _)), .exists(let f, _):
-            guard f.dataType == .json else { return nil }
-            return jsonPath(plan)
+        case .compare(.element, _, .literal), .range(.element, _, _), .member(.element, _), .like(.element, _),
+            .contains(.element, _, _), .truthy(.element), .exists,
+            .compare(.arrayLength(.column), _, .literal), .range(.arrayLength(.column), _, _), .member(.arrayLength(.column), _),
+            .contains(.column, _, _):
+            return nestedLeaf(plan)
         case .isNull(let f):
             guard let c = columns[f.name] else { return FilterTruth(isTrue: Bitset(count: rowCount, filled: true), isFalse: nil) }
             guard let valid = validity(c) else { return FilterTruth(isTrue: Bitset(count: rowCount), isFalse: nil) }
@@ -271,57 +273,105 @@ package struct FilterEvaluator<Segment: SegmentColumns> {
         }
     }
 
-    /// A condition on one JSON path against constants, run over the JSON column's chunks
-    /// directly (the path walked per row, no per-row column lookup or value boxing).
-    func jsonPath(_ plan: FilterPlan) -> FilterTruth? {
-        let f: FilterFieldRef, path: [FilterPathStep], test: (JSONValue) -> Bool
+    /// The value a leaf tests and the test against its constants (nil for other leaves).
+    func leafTest(_ plan: FilterPlan) -> (FilterValue, (JSONValue) -> Bool)? {
         switch plan {
-        case .compare(.element(let g, let p), let op, .literal(let lit)):
-            (f, path) = (g, p)
-            test = { FilterSemantics.compare($0, op, lit) == true }
-        case .range(.element(let g, let p), let lower, let upper):
-            (f, path) = (g, p)
-            test = { v in
-                if let lower, FilterSemantics.compare(v, lower.inclusive ? .ge : .gt, lower.value) != true { return false }
-                if let upper, FilterSemantics.compare(v, upper.inclusive ? .le : .lt, upper.value) != true { return false }
+        case .compare(let v, let op, .literal(let lit)):
+            return (v, { FilterSemantics.compare($0, op, lit) == true })
+        case .range(let v, let lower, let upper):
+            return (v, { x in
+                if let lower, FilterSemantics.compare(x, lower.inclusive ? .ge : .gt, lower.value) != true { return false }
+                if let upper, FilterSemantics.compare(x, upper.inclusive ? .le : .lt, upper.value) != true { return false }
                 return true
-            }
-        case .member(.element(let g, let p), let items):
-            (f, path) = (g, p)
-            test = { v in items.contains { FilterSemantics.equal(v, $0) } }
-        case .like(.element(let g, let p), let pattern):
-            (f, path) = (g, p)
-            test = { if case .string(let s) = $0 { return pattern.matches(s) } else { return false } }
-        case .contains(.element(let g, let p), let mode, let items):
-            (f, path) = (g, p)
-            test = { v in
-                guard case .array(let elements) = v else { return false }
-                func has(_ item: JSONValue) -> Bool { elements.contains { FilterSemantics.equal($0, item) } }
-                switch mode {
-                case .contains: return has(items[0])
-                case .all: return items.allSatisfy(has)
-                case .any: return items.contains(where: has)
-                }
-            }
-        case .truthy(.element(let g, let p)):
-            (f, path) = (g, p)
-            test = { $0 == .bool(true) }
-        case .exists(let g, let p):
-            guard let c = columns[g.name] else { return allUnknown() }
-            guard case .json(let view) = c.values else { return nil }
-            var bits = Bitset(count: rowCount)
-            FilterKernels.fill(view, rowCount: rowCount, into: &bits) { Self.walk($0, p) != nil }
-            return FilterTruth.masked(bits, valid: validity(c))
+            })
+        case .member(let v, let items):
+            return (v, { x in items.contains { FilterSemantics.equal(x, $0) } })
+        case .like(let v, let pattern):
+            return (v, { if case .string(let s) = $0 { return pattern.matches(s) } else { return false } })
+        case .contains(let v, let mode, let items):
+            return (v, { x in
+                guard case .array(let elements) = x else { return false }
+                return Self.contains(elements.count, { elements[$0] }, mode, items)
+            })
+        case .truthy(let v):
+            return (v, { $0 == .bool(true) })
         default:
             return nil
         }
-        guard let c = columns[f.name] else { return allUnknown() }
-        guard case .json(let view) = c.values else { return nil }
+    }
+
+    /// `*_contains*` over `count` elements read by `element`.
+    @inline(__always)
+    static func contains(_ count: Int, _ element: (Int) -> JSONValue?, _ mode: FilterContainsMode, _ items: [JSONValue]) -> Bool {
+        func has(_ item: JSONValue) -> Bool {
+            for i in 0..<count { if let e = element(i), FilterSemantics.equal(e, item) { return true } }
+            return false
+        }
+        switch mode {
+        case .contains: return has(items[0])
+        case .all: return items.allSatisfy(has)
+        case .any: return items.contains(where: has)
+        }
+    }
+
+    /// Conditions on a JSON path, an ARRAY element, an ARRAY's length or an ARRAY's contents
+    /// against constants, run over the column's chunks directly (no per-row column lookup
+    /// and no boxing of whole documents or arrays).
+    func nestedLeaf(_ plan: FilterPlan) -> FilterTruth? {
+        if case .exists(let f, let path) = plan {
+            guard let c = columns[f.name] else { return allUnknown() }
+            guard case .json(let view) = c.values else { return nil }
+            var bits = Bitset(count: rowCount)
+            FilterKernels.fill(view, rowCount: rowCount, into: &bits) { Self.walk($0, path) != nil }
+            return FilterTruth.masked(bits, valid: validity(c))
+        }
+        // ARRAY contents: compare elements one by one, without building a JSON array.
+        if case .contains(.column(let f), let mode, let items) = plan, f.dataType == .array {
+            guard let c = columns[f.name] else { return allUnknown() }
+            guard case .array(let view) = c.values else { return nil }
+            var bits = Bitset(count: rowCount)
+            FilterKernels.fill(view, rowCount: rowCount, into: &bits) { a in
+                Self.contains(a.count, { FilterSemantics.literal(a[$0]) }, mode, items)
+            }
+            return FilterTruth.masked(bits, valid: validity(c))
+        }
+        guard let (operand, test) = leafTest(plan) else { return nil }
         var bits = Bitset(count: rowCount)
-        FilterKernels.fill(view, rowCount: rowCount, into: &bits) { doc in
-            // A missing path or a JSON null at its end is "missing": the condition is false.
-            guard let v = Self.walk(doc, path), v != .null else { return false }
-            return test(v)
+        let c: ColumnView
+        switch operand {
+        case .element(let f, let path) where f.dataType == .json:
+            guard let col = columns[f.name] else { return allUnknown() }
+            guard case .json(let view) = col.values else { return nil }
+            c = col
+            FilterKernels.fill(view, rowCount: rowCount, into: &bits) { doc in
+                // A missing path or a JSON null at its end is "missing": the condition is false.
+                guard let v = Self.walk(doc, path), v != .null else { return false }
+                return test(v)
+            }
+        case .element(let f, let path) where f.dataType == .array:
+            guard path.count == 1, case .index(let i) = path[0] else { return nil }
+            guard let col = columns[f.name] else { return allUnknown() }
+            guard case .array(let view) = col.values else { return nil }
+            c = col
+            FilterKernels.fill(view, rowCount: rowCount, into: &bits) { a in
+                guard i < a.count, let v = FilterSemantics.literal(a[i]) else { return false }
+                return test(v)
+            }
+        case .arrayLength(.column(let f)) where f.dataType == .array:
+            guard let col = columns[f.name] else { return allUnknown() }
+            guard case .array(let view) = col.values else { return nil }
+            c = col
+            FilterKernels.fill(view, rowCount: rowCount, into: &bits) { test(.int(Int64($0.count))) }
+        case .arrayLength(.column(let f)) where f.dataType == .json:
+            guard let col = columns[f.name] else { return allUnknown() }
+            guard case .json(let view) = col.values else { return nil }
+            c = col
+            FilterKernels.fill(view, rowCount: rowCount, into: &bits) { doc in
+                guard case .array(let a) = doc else { return false }
+                return test(.int(Int64(a.count)))
+            }
+        default:
+            return nil
         }
         return FilterTruth.masked(bits, valid: validity(c))
     }
