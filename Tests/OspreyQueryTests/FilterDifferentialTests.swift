@@ -39,6 +39,12 @@ struct FilterDifferentialTests {
                 let diff = got.union(expected).setBits.filter { got[$0] != expected[$0] }
                 Issue.record("seed \(seed) expression \(k): \(text) — rows \(diff.prefix(5)) differ (engine: \(diff.prefix(5).map { got[$0] })); row \(diff[0]): \(rows[diff[0]])")
             }
+            // The row-at-a-time reader (the general path and the selectivity sampler) agrees too.
+            let rowByRow = segment.evaluateRowByRow(filter)
+            if rowByRow != expected {
+                let diff = rowByRow.union(expected).setBits.filter { rowByRow[$0] != expected[$0] }
+                Issue.record("seed \(seed) expression \(k): \(text) — row reader differs at rows \(diff.prefix(5))")
+            }
             evaluated += 1
             if expected.cardinality > 0 && expected.cardinality < rows.count { matchedSomewhere += 1 }
         }
