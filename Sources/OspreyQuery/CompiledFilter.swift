@@ -38,6 +38,10 @@ package struct CompiledFilter: Sendable, Hashable {
         self.primaryKeyName = primaryKeyName
     }
 
+    /// The columns the filter reads (schema field names, `$meta` for dynamic keys), so that
+    /// a segment can load only those.
+    package var columnNames: Set<String> { plan.columnNames }
+
     /// Whether the filter passes every row (the empty expression, or one folded to `true`).
     package var matchesEverything: Bool { plan == .constant(true) }
 

@@ -24,6 +24,36 @@ package struct FilterColumnStatistics: Sendable, Hashable {
     }
 }
 
+extension FilterColumnStatistics {
+    /// The statistics of the first `rowCount` rows of a BOOL, numeric or VARCHAR column (for
+    /// a segment to keep when it is sealed); nil for other columns and for all-null ones.
+    /// - Complexity: O(rows).
+    package static func compute(_ column: ColumnView, rowCount: Int) -> FilterColumnStatistics? {
+        var nulls = 0
+        func scan<T: Comparable>(_ view: ChunkedView<T>, _ wrap: (T) -> JSONValue) -> FilterColumnStatistics? {
+            var lo: T?, hi: T?
+            for i in 0..<Swift.min(rowCount, view.count) {
+                if column.isNull(i) { nulls += 1; continue }
+                let v = view[i]
+                if lo.map({ v < $0 }) ?? true { lo = v }
+                if hi.map({ v > $0 }) ?? true { hi = v }
+            }
+            guard let lo, let hi else { return nil }
+            return FilterColumnStatistics(min: wrap(lo), max: wrap(hi), nullCount: nulls)
+        }
+        switch column.values {
+        case .int8(let v): return scan(v) { .int(Int64($0)) }
+        case .int16(let v): return scan(v) { .int(Int64($0)) }
+        case .int32(let v): return scan(v) { .int(Int64($0)) }
+        case .int64(let v): return scan(v) { .int($0) }
+        case .float(let v): return scan(v) { .double(Double($0)) }
+        case .double(let v): return scan(v) { .double($0) }
+        case .string(let v): return scan(v) { .string($0) }
+        default: return nil
+        }
+    }
+}
+
 /// An estimate of the fraction of a segment's rows that pass a filter.
 ///
 /// Thread safety: a value type; safe to share.

@@ -59,6 +59,16 @@ struct FilterPlannerTests {
         #expect(try !F.compile("i32 > 999 or s == 'ten'").estimateSelectivity(on: seg).isExact)
     }
 
+    @Test func computedStatistics() throws {
+        let seg = F.segment
+        #expect(FilterColumnStatistics.compute(seg.column(named: "i8")!, rowCount: 4) == FilterColumnStatistics(min: .int(-3), max: .int(127), nullCount: 1))
+        #expect(FilterColumnStatistics.compute(seg.column(named: "name")!, rowCount: 4) == FilterColumnStatistics(min: .string("alpha"), max: .string("gamma")))
+        #expect(FilterColumnStatistics.compute(seg.column(named: "f")!, rowCount: 4) == FilterColumnStatistics(min: .double(-1), max: .double(2.5)))
+        #expect(FilterColumnStatistics.compute(seg.column(named: "j")!, rowCount: 4) == nil)
+        #expect(try F.compile("i8 > 0 and j['a'] == 1").columnNames == ["i8", "j"])
+        #expect(try F.compile("color == 'red'").columnNames == ["$meta"])
+    }
+
     @Test func primaryKeyRestrictions() throws {
         func r(_ text: String, _ schema: CollectionSchema = F.schema) throws -> FilterPrimaryKeyRestriction? {
             try F.compile(text, schema: schema).primaryKeyRestriction
