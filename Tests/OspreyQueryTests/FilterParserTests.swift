@@ -175,6 +175,12 @@ struct FilterParserTests {
         }
     }
 
+    @Test func offsetsCountCharactersNotBytes() {
+        #expect(parseError("s == '日本' and (a")?.offset == 14)
+        #expect(parseError("名 == 1")?.offset == 0)
+        #expect(FilterFixtures.error("s == '日本' and nope > 'x'", schema: FilterFixtures.strictSchema)?.offset == 14)
+    }
+
     @Test func errorMessagesSayWhatIsWrong() {
         #expect(parseError("(a > 1")?.description.contains("never closed") == true)
         #expect(parseError("a > 1)")?.description.contains("no matching '('") == true)
