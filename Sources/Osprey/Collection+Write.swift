@@ -51,7 +51,7 @@ extension Collection {
         if let partition, !hasPartition(partition) { throw .partitionNotFound(collection: name, partition: partition) }
         return try writer.withLock { _ throws(OspreyError) -> MutationResult in
             let ts = context.oracle.next()
-            try context.log.append(.delete(collectionID: id, partition: partition, keys: ids, timestamp: ts))
+            _ = try context.log.append(.delete(collectionID: id, partition: partition, keys: ids, timestamp: ts))
             let deleted = applyDelete(ids, partition: partition, ts: ts)
             return MutationResult(primaryKeys: deleted, timestamp: ts, count: deleted.count)
         }
@@ -112,9 +112,9 @@ extension Collection {
                 let p = partitionNames.firstIndex(of: partition ?? Collection.defaultPartition) ?? 0
                 for r in 0..<n { rowPartition[r] = Int32(p) }
             }
-            try context.log.append(.insert(collectionID: id, partitions: partitionNames, partitionIDs: partitionIDs,
-                                           rowPartition: rowPartition, timestamp: ts, batch: batch))
-            applyInsert(batch, primaryKeys: pks, rowPartition: rowPartition, partitionNames: partitionNames, ts: ts, writer: &w)
+            let lsn = try context.log.append(.insert(collectionID: id, partitions: partitionNames, partitionIDs: partitionIDs,
+                                                     rowPartition: rowPartition, timestamp: ts, batch: batch))
+            applyInsert(batch, primaryKeys: pks, rowPartition: rowPartition, partitionNames: partitionNames, ts: ts, lsn: lsn, writer: &w)
             return MutationResult(primaryKeys: pks, timestamp: ts, count: n)
         }
     }
@@ -122,9 +122,10 @@ extension Collection {
     /// Appends a normalised batch to the growing segments, replaces older rows of the same
     /// keys and publishes (writer lock held; the record is already logged or being replayed).
     func applyInsert(_ batch: ColumnBatch, primaryKeys pks: [PrimaryKey], rowPartition: [Int32], partitionNames: [String],
-                     ts: Timestamp, writer w: inout WriterState) {
+                     ts: Timestamp, lsn: UInt64, writer w: inout WriterState) {
         var sealed: [Segment] = []
-        let locations = apply(batch, rowPartition: rowPartition, partitionNames: partitionNames, ts: ts, writer: &w, sealed: &sealed)
+        let locations = apply(batch, rowPartition: rowPartition, partitionNames: partitionNames, ts: ts, lsn: lsn, writer: &w,
+                              sealed: &sealed)
         let segs = segments.withLock { $0 }
         keys.withLock { idx in
             for r in 0..<batch.rowCount {
@@ -141,7 +142,7 @@ extension Collection {
 
     /// Appends the rows to their partitions' growing segments, sealing full ones; returns each
     /// row's location. Rows are not yet visible to readers.
-    private func apply(_ batch: ColumnBatch, rowPartition: [Int32], partitionNames: [String], ts: Timestamp,
+    private func apply(_ batch: ColumnBatch, rowPartition: [Int32], partitionNames: [String], ts: Timestamp, lsn: UInt64,
                        writer w: inout WriterState, sealed: inout [Segment]) -> [RowLocation] {
         let n = batch.rowCount
         var locations = [RowLocation](repeating: RowLocation(segment: SegmentID(0), row: 0), count: n)
@@ -158,6 +159,7 @@ extension Collection {
                 let first = seg.append(sub, ts: ts)
                 for (k, r) in piece.enumerated() { locations[r] = RowLocation(segment: seg.id, row: UInt32(first + k)) }
                 done += take
+                seg.noteWAL(lsn: lsn, rowsSoFar: done)
                 if seg.remainingCapacity == 0 {
                     seg.seal()
                     sealed.append(seg)

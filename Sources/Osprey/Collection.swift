@@ -277,6 +277,11 @@ public final class Collection: Sendable {
     /// growing segments; durable storage also writes them to disk).
     public func flush() throws(OspreyError) {
         try context.checkOpen()
+        if let hook = context.flushHook.withLock({ $0 }) {
+            do { try hook(self) } catch { throw Durability.storageError(error, doing: "flushing collection '\(name)'") }
+            scheduleIndexBuilds(segments.withLock { Array($0.values) }.filter(\.sealed))
+            return
+        }
         let sealed = writer.withLock { w in
             let segs = Array(w.growing.values)
             for s in segs { s.seal() }

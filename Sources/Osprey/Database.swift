@@ -74,9 +74,18 @@ public final class Database: Sendable {
     /// Closes the database; later calls on it or its collections throw `OspreyError.closed`.
     public func close() throws(OspreyError) {
         guard !context.isClosed else { return }
-        for c in namespaces.withLock({ $0.values.flatMap { $0.collections.values } }) { try? c.flush() }
+        var failure: OspreyError?
+        if let storage {
+            // One checkpoint seals everything, so that reopening replays no WAL.
+            do { try storage.checkpoint(self, sealing: nil) } catch {
+                failure = Durability.storageError(error, doing: "writing the final checkpoint in \(storage.directory)")
+            }
+        } else {
+            for c in namespaces.withLock({ $0.values.flatMap { $0.collections.values } }) { try? c.flush() }
+        }
         context.close()
-        try storage?.close()
+        do { try storage?.close() } catch { failure = failure ?? error }
+        if let failure { throw failure }
     }
 
     // MARK: - Databases

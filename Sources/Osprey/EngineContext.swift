@@ -17,12 +17,13 @@ enum MutationRecord: Sendable {
 ///
 /// Thread safety: implementations are safe to call from several threads.
 protocol MutationLog: Sendable {
-    func append(_ record: MutationRecord) throws(OspreyError)
+    /// Records a mutation; returns its log sequence number (0 when the log keeps nothing).
+    func append(_ record: MutationRecord) throws(OspreyError) -> UInt64
 }
 
 /// A log that keeps nothing (an in-memory database).
 struct VolatileLog: MutationLog {
-    func append(_ record: MutationRecord) throws(OspreyError) {}
+    func append(_ record: MutationRecord) throws(OspreyError) -> UInt64 { 0 }
 }
 
 /// What every collection of one open database shares: the timestamp oracle, id counters,
@@ -36,6 +37,9 @@ final class EngineContext: Sendable {
     /// Where catalog changes are recorded (the manifest of a durable database).
     let catalog: any CatalogLog
     let indexBuilds = IndexBuildQueue()
+    /// Set by a durable database: seals the collection's growing segments, writes sealed
+    /// segments to files and advances the WAL checkpoint (`Collection.flush`).
+    let flushHook = Mutex<(@Sendable (Collection) throws -> Void)?>(nil)
     private let nextID = Atomic<Int64>(1)
     private let closedFlag = Atomic<Bool>(false)
 

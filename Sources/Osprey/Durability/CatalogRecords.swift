@@ -5,7 +5,7 @@ import OspreyCore
 // `value` as in ValueCodec.swift, i64 ids written zigzag:
 //
 //   snapshot   := u8(version = 1) varint(idHighWater) u64(tsHighWater) u64(walCheckpoint)
-//                 varint(n) database*n varint(m) collection*m
+//                 varint(n) database*n varint(m) collection*m varint(k) segmentList*k
 //   database   := string(name) zigzag(id) u64(created) props varint(k) (string(alias) string(collection))*k
 //   edit       := u8(kind) varint(idHighWater) u64(tsHighWater) body
 //     kind 1 put database      body := string(name) zigzag(id) u64(created) props
@@ -13,6 +13,11 @@ import OspreyCore
 //     kind 3 put collection    body := collection
 //     kind 4 drop collection   body := zigzag(id)
 //     kind 5 set aliases       body := string(database) varint(k) (string(alias) string(collection))*k
+//     kind 6 checkpoint        body := u64(walCheckpoint) varint(k) segmentList*k
+//                              (replaces the sealed-segment lists of the collections listed)
+//   segmentList := zigzag(collectionID) varint(s) segment*s
+//   segment    := zigzag(segmentID) string(partition) zigzag(partitionID) varint(rows)
+//                 u64(firstLSN) u64(lastLSN) varint(lastRows) string(dataKey) string(deletesKey; "" = none)
 //   collection := zigzag(id) string(database; "" = unchanged) string(name) u64(created) u64(updated)
 //                 varint(numPartitions) schema props string(description) string(consistencyLevel)
 //                 varint(p) (string(name) zigzag(id) u64(created))*p varint(x) index*x
@@ -56,6 +61,24 @@ struct CollectionRecord: Sendable, Hashable {
     var indexes: [IndexDescription]
 }
 
+/// A sealed segment whose rows are in a file of the object store.
+///
+/// Thread safety: a value type; safe to share.
+struct SegmentRecord: Sendable, Hashable {
+    var segmentID: Int64
+    var partition: String
+    var partitionID: Int64
+    var rows: Int
+    /// The WAL records the rows came from: `firstLSN ... lastLSN`, and of record `lastLSN`,
+    /// the first `lastRows` rows for this partition (in this and earlier segments).
+    var firstLSN: UInt64
+    var lastLSN: UInt64
+    var lastRows: Int
+    /// Object keys of the segment file and of its delete state ("" = no deletes).
+    var dataKey: String
+    var deletesKey: String
+}
+
 /// A change to the catalog, as appended to the manifest.
 ///
 /// Thread safety: a value type; safe to share.
@@ -67,6 +90,9 @@ enum CatalogEdit: Sendable, Hashable {
     case putCollection(CollectionRecord)
     case dropCollection(Int64)
     case setAliases(database: String, aliases: [String: String])
+    /// A WAL checkpoint: the sealed segments of each listed collection, and the LSN up to
+    /// which the WAL is reflected in them (or in growing segments' later records).
+    case checkpoint(walCheckpoint: UInt64, segments: [Int64: [SegmentRecord]])
 }
 
 /// The catalog rebuilt from the manifest, and kept current as edits are appended (the
@@ -76,6 +102,8 @@ enum CatalogEdit: Sendable, Hashable {
 struct CatalogState: Sendable, Hashable {
     var databases: [String: DatabaseRecord] = [:]
     var collections: [Int64: CollectionRecord] = [:]
+    /// Sealed segments on disk, by collection id.
+    var segments: [Int64: [SegmentRecord]] = [:]
     /// Every id handed out so far is at most this.
     var idHighWater: Int64 = 0
     /// Every timestamp handed out so far is at most this.
@@ -111,6 +139,10 @@ struct CatalogState: Sendable, Hashable {
             collections[c.id] = c
         case .dropCollection(let id):
             collections[id] = nil
+            segments[id] = nil
+        case .checkpoint(let lsn, let lists):
+            walCheckpoint = max(walCheckpoint, lsn)
+            for (id, list) in lists where collections[id] != nil { segments[id] = list.isEmpty ? nil : list }
         case .setAliases(let db, let aliases):
             databases[db]?.aliases = aliases
         }
@@ -136,6 +168,7 @@ extension CatalogState {
         }
         w.writeVarint(UInt64(collections.count))
         for id in collections.keys.sorted() { CatalogCodec.write(collections[id]!, to: &w) }
+        CatalogCodec.write(segments, to: &w)
         return w.bytes
     }
 
@@ -156,6 +189,7 @@ extension CatalogState {
                 let c = try CatalogCodec.readCollection(&r)
                 s.collections[c.id] = c
             }
+            s.segments = try CatalogCodec.readSegmentLists(&r)
             guard r.isAtEnd else { throw RecordDecodingError("\(r.remaining) bytes after the catalog snapshot") }
             return s
         }
@@ -174,6 +208,7 @@ enum CatalogCodec {
         case .putCollection: w.write(UInt8(3))
         case .dropCollection: w.write(UInt8(4))
         case .setAliases: w.write(UInt8(5))
+        case .checkpoint: w.write(UInt8(6))
         }
         w.writeVarint(UInt64(bitPattern: idHighWater))
         w.write(timestampHighWater)
@@ -183,6 +218,7 @@ enum CatalogCodec {
         case .putCollection(let c): write(c, to: &w)
         case .dropCollection(let id): w.writeSignedVarint(id)
         case .setAliases(let db, let aliases): w.writeString(db); write(aliases, to: &w)
+        case .checkpoint(let lsn, let lists): w.write(lsn); write(lists, to: &w)
         }
         return w.bytes
     }
@@ -199,6 +235,7 @@ enum CatalogCodec {
             case 3: edit = .putCollection(try readCollection(&r))
             case 4: edit = .dropCollection(try r.readSignedVarint())
             case 5: edit = .setAliases(database: try r.readString(), aliases: try readProps(&r))
+            case 6: edit = .checkpoint(walCheckpoint: try r.readUInt64(), segments: try readSegmentLists(&r))
             default: throw RecordDecodingError("unknown catalog edit kind \(kind)")
             }
             guard r.isAtEnd else { throw RecordDecodingError("\(r.remaining) bytes after a catalog edit of kind \(kind)") }
@@ -214,6 +251,41 @@ enum CatalogCodec {
     static func readProps(_ r: inout ByteReader) throws -> [String: String] {
         var out: [String: String] = [:]
         for _ in 0..<(try ValueCodec.readCount(&r)) { let k = try r.readString(); out[k] = try r.readString() }
+        return out
+    }
+
+    static func write(_ lists: [Int64: [SegmentRecord]], to w: inout ByteWriter) {
+        w.writeVarint(UInt64(lists.count))
+        for id in lists.keys.sorted() {
+            w.writeSignedVarint(id)
+            w.writeVarint(UInt64(lists[id]!.count))
+            for s in lists[id]! {
+                w.writeSignedVarint(s.segmentID)
+                w.writeString(s.partition)
+                w.writeSignedVarint(s.partitionID)
+                w.writeVarint(UInt64(s.rows))
+                w.write(s.firstLSN)
+                w.write(s.lastLSN)
+                w.writeVarint(UInt64(s.lastRows))
+                w.writeString(s.dataKey)
+                w.writeString(s.deletesKey)
+            }
+        }
+    }
+
+    static func readSegmentLists(_ r: inout ByteReader) throws -> [Int64: [SegmentRecord]] {
+        var out: [Int64: [SegmentRecord]] = [:]
+        for _ in 0..<(try ValueCodec.readCount(&r)) {
+            let id = try r.readSignedVarint()
+            var list: [SegmentRecord] = []
+            for _ in 0..<(try ValueCodec.readCount(&r)) {
+                list.append(SegmentRecord(
+                    segmentID: try r.readSignedVarint(), partition: try r.readString(), partitionID: try r.readSignedVarint(),
+                    rows: Int(try r.readVarint() & 0xFFFF_FFFF), firstLSN: try r.readUInt64(), lastLSN: try r.readUInt64(),
+                    lastRows: Int(try r.readVarint() & 0xFFFF_FFFF), dataKey: try r.readString(), deletesKey: try r.readString()))
+            }
+            out[id] = list
+        }
         return out
     }
 

@@ -14,6 +14,10 @@ final class DurableStorage: Sendable {
     let directory: String
     let catalog: ManifestCatalog
     let wal: WriteAheadLog
+    let files: SegmentFiles
+    let fs: any FileSystem
+    /// Serialises checkpoints.
+    let checkpointLock = Mutex(())
     private let lock: DirectoryLock
     private let closed = Atomic<Bool>(false)
     private let report: Mutex<RecoveryReport>
@@ -32,10 +36,14 @@ final class DurableStorage: Sendable {
         var replayedBytes = 0
         var skippedRecords = 0
         var replaySeconds = 0.0
+        var segmentLoadSeconds = 0.0
     }
 
-    private init(directory: String, lock: DirectoryLock, catalog: ManifestCatalog, wal: WriteAheadLog, recovery: RecoveryReport) {
+    private init(directory: String, lock: DirectoryLock, catalog: ManifestCatalog, wal: WriteAheadLog, files: SegmentFiles,
+                 fs: any FileSystem, recovery: RecoveryReport) {
         self.directory = directory
+        self.files = files
+        self.fs = fs
         self.lock = lock
         self.catalog = catalog
         self.wal = wal
@@ -88,11 +96,31 @@ final class DurableStorage: Sendable {
             throw Durability.storageError(error, doing: "opening the write-ahead log in \(FilePath.join(path, FileNames.walDirectory))")
         }
         report.wal = wal.recovery
-        let storage = DurableStorage(directory: path, lock: lock, catalog: catalog, wal: wal, recovery: report)
+        let files: SegmentFiles
+        do { files = SegmentFiles(store: try LocalDirectoryObjectStore(root: path, fileSystem: fs), fs: fs) } catch {
+            try? wal.close()
+            try? manifest.close()
+            throw Durability.storageError(error, doing: "opening the object store in \(path)")
+        }
+        let storage = DurableStorage(directory: path, lock: lock, catalog: catalog, wal: wal, files: files, fs: fs, recovery: report)
         let db = Database(path: path, options: options, log: WALMutationLog(wal: wal), catalog: catalog, storage: storage)
         db.restoreCatalog(state)
+        db.context.flushHook.withLock {
+            $0 = { [weak db] c in
+                guard let db, let storage = db.storage else { return }
+                try storage.checkpoint(db, sealing: [c.id])
+            }
+        }
         do {
-            let stats = try storage.replayWAL(into: db, from: state.walCheckpoint + 1)
+            let start = TimestampOracle.nowMilliseconds()
+            let marks = try storage.loadSegments(db, state)
+            storage.report.withLock { $0.segmentLoadSeconds = Double(TimestampOracle.nowMilliseconds() - start) / 1000 }
+            let stats = try storage.replayWAL(into: db, from: state.walCheckpoint + 1, watermarks: marks)
+            // Everything recovered is committed: later reads see deletes restored from files too.
+            let now = db.context.oracle.next().rawValue
+            for c in db.namespaces.withLock({ $0.values.flatMap { $0.collections.values } }) {
+                if c.committed.load(ordering: .relaxed) < now { c.committed.store(now, ordering: .releasing) }
+            }
             storage.report.withLock {
                 $0.replayedRecords = stats.records
                 $0.replayedBytes = stats.bytes
@@ -107,7 +135,7 @@ final class DurableStorage: Sendable {
     }
 
     /// Applies every WAL record from `from` on to the database's collections.
-    private func replayWAL(into db: Database, from: UInt64) throws(OspreyError) -> (records: Int, bytes: Int, skipped: Int, seconds: Double) {
+    private func replayWAL(into db: Database, from: UInt64, watermarks: [Int64: [Int64: ReplayWatermark]]) throws(OspreyError) -> (records: Int, bytes: Int, skipped: Int, seconds: Double) {
         let byID = db.namespaces.withLock { ns in
             Dictionary(uniqueKeysWithValues: ns.values.flatMap { $0.collections.values }.map { ($0.id, $0) })
         }
@@ -125,7 +153,8 @@ final class DurableStorage: Sendable {
                 switch record {
                 case let .insert(collectionID, _, partitionIDs, rowPartition, ts, batch):
                     guard let c = byID[collectionID] else { skipped += 1; db.context.oracle.advance(past: ts); return }
-                    c.replayInsert(partitionIDs: partitionIDs, rowPartition: rowPartition, timestamp: ts, batch: batch)
+                    c.replayInsert(lsn: lsn.rawValue, partitionIDs: partitionIDs, rowPartition: rowPartition, timestamp: ts, batch: batch,
+                                   watermarks: watermarks[collectionID] ?? [:])
                 case let .delete(collectionID, partition, keys, ts):
                     guard let c = byID[collectionID] else { skipped += 1; db.context.oracle.advance(past: ts); return }
                     c.replayDelete(keys: keys, partition: partition, timestamp: ts)

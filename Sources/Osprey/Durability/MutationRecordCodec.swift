@@ -109,9 +109,9 @@ final class WALMutationLog: MutationLog {
 
     init(wal: WriteAheadLog) { self.wal = wal }
 
-    func append(_ record: MutationRecord) throws(OspreyError) {
+    func append(_ record: MutationRecord) throws(OspreyError) -> UInt64 {
         let bytes = MutationRecordCodec.encode(record)
-        do { _ = try wal.appendBlocking(bytes) } catch {
+        do { return try wal.appendBlocking(bytes).rawValue } catch {
             throw Durability.storageError(error, doing: "appending to the write-ahead log in \(wal.directory)")
         }
     }

@@ -111,6 +111,22 @@ final class Segment: @unchecked Sendable {
     /// Vector indexes built over the sealed rows, by field name.
     let indexes = Mutex<[String: BuiltIndex]>([:])
 
+    /// Which WAL records the segment's rows came from, and what of it is on disk (durable
+    /// databases; see docs/storage.md, "Checkpoints").
+    struct Persistence: Sendable {
+        /// LSN of the first record with rows here (0: none yet).
+        var firstLSN: UInt64 = 0
+        /// LSN of the last record with rows here, and how many of that record's rows for this
+        /// partition are in this segment or earlier ones.
+        var lastLSN: UInt64 = 0
+        var lastRows = 0
+        /// The segment's file once written, and the deleted-row count its delete state holds.
+        var dataKey: String?
+        var deletesKey: String?
+        var persistedDeletes = 0
+    }
+    let persistence = Mutex(Persistence())
+
     private let published = Atomic<Int>(0)
     private let deletedRows = Atomic<Int>(0)
     private let isSealed = Atomic<Bool>(false)
@@ -155,6 +171,30 @@ final class Segment: @unchecked Sendable {
         timestamps.append(contentsOf: Array(repeating: ts.rawValue, count: n))
         deletes.grow(to: first + n)
         return first
+    }
+
+    /// Appends restored rows with their own insert timestamps (loading a sealed segment).
+    func append(_ batch: ColumnBatch, timestamps ts: [UInt64]) {
+        let first = timestamps.count
+        let n = batch.rowCount
+        for (i, f) in fieldsWithMeta.enumerated() {
+            let col = batch[f.name]!
+            stores[i].append(col.data)
+            if let v = validity[i] { v.append(contentsOf: col.validity ?? Array(repeating: true, count: n)) }
+        }
+        timestamps.append(contentsOf: ts)
+        deletes.grow(to: first + n)
+    }
+
+    /// Notes that rows of WAL record `lsn` were appended; `rowsSoFar` counts that record's rows
+    /// for this partition in this segment and the ones before it (writer only).
+    func noteWAL(lsn: UInt64, rowsSoFar: Int) {
+        guard lsn > 0 else { return }
+        persistence.withLock { d in
+            if d.firstLSN == 0 { d.firstLSN = lsn }
+            d.lastLSN = lsn
+            d.lastRows = rowsSoFar
+        }
     }
 
     /// Marks a row deleted at `ts` (writer only). Returns false if it already was.

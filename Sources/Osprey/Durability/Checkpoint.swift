@@ -1,0 +1,127 @@
+import OspreyCore
+import OspreyStorage
+
+// Checkpoints (docs/storage.md, "Checkpoints"): with every collection's writer held, seal
+// the growing segments asked for, write each sealed segment not yet on disk and the delete
+// state of each whose deletes changed, and record the segment lists with the new WAL
+// checkpoint in one manifest edit; then delete WAL files wholly at or before the checkpoint
+// and files no segment refers to. The checkpoint is the LSN before the oldest record still
+// held only by a growing segment (or the last LSN when none is).
+
+/// Where replay of a partition's inserts resumes: records before `lsn`, and the first
+/// `rows` rows of record `lsn`, are in sealed segment files.
+///
+/// Thread safety: a value type; safe to share.
+struct ReplayWatermark: Sendable {
+    var lsn: UInt64
+    var rows: Int
+}
+
+extension DurableStorage {
+    /// Runs a checkpoint, sealing first the growing segments of the collections in `sealing`
+    /// (every collection when nil).
+    func checkpoint(_ db: Database, sealing: Set<Int64>?) throws {
+        try checkpointLock.withLock { _ in
+            let collections = db.namespaces.withLock { ns in ns.values.flatMap { $0.collections.values } }.sorted { $0.id < $1.id }
+            var growing: [Segment] = []
+            var cut: UInt64 = 0
+            var keep: [String: Set<String>] = [:]  // segment directory → files it still uses
+            try Self.withWriters(collections[...], { c, w in
+                if sealing == nil || sealing!.contains(c.id) {
+                    for s in w.growing.values { s.seal() }
+                    w.growing.removeAll()
+                }
+                growing += w.growing.values
+            }) {
+                let oldest = growing.compactMap { s -> UInt64? in
+                    let first = s.persistence.withLock { $0.firstLSN }
+                    return first > 0 ? first : nil
+                }.min()
+                cut = oldest.map { $0 - 1 } ?? wal.lastLSN.rawValue
+                var lists: [Int64: [SegmentRecord]] = [:]
+                var updates: [(Segment, Segment.Persistence)] = []
+                for c in collections {
+                    let partitionIDs = c.partitionIDs()
+                    var list: [SegmentRecord] = []
+                    for seg in c.segments.withLock({ Array($0.values) }).sorted(by: { $0.id < $1.id }) where seg.sealed && seg.rowCount > 0 {
+                        guard let pid = partitionIDs[seg.partition] else { continue }
+                        var p = seg.persistence.withLock { $0 }
+                        if p.dataKey == nil { p.dataKey = try files.writeData(seg, collection: c.id) }
+                        let deleted = seg.deletedCount
+                        if deleted != p.persistedDeletes {
+                            p.deletesKey = try files.writeDeletes(seg, collection: c.id, checkpoint: cut)
+                            p.persistedDeletes = deleted
+                        }
+                        list.append(SegmentRecord(
+                            segmentID: Int64(bitPattern: seg.id.rawValue), partition: seg.partition, partitionID: pid, rows: seg.rowCount,
+                            firstLSN: p.firstLSN, lastLSN: p.lastLSN, lastRows: p.lastRows, dataKey: p.dataKey!,
+                            deletesKey: p.deletesKey ?? ""))
+                        keep[SegmentFiles.directoryKey(collection: c.id, segment: seg.id), default: []].formUnion(
+                            [p.dataKey!, p.deletesKey].compactMap { $0 })
+                        updates.append((seg, p))
+                    }
+                    lists[c.id] = list
+                }
+                try db.context.recordCatalog(.checkpoint(walCheckpoint: cut, segments: lists))
+                for (seg, p) in updates { seg.persistence.withLock { $0 = p } }
+            }
+            try wal.removeFiles(through: LSN(cut))
+            removeUnreferencedFiles(keep)
+        }
+    }
+
+    /// Holds the writer of every collection in `cs` (in id order), calling `each` under each,
+    /// then `body` with all of them held.
+    private static func withWriters(
+        _ cs: ArraySlice<Collection>, _ each: (Collection, inout Collection.WriterState) -> Void, _ body: () throws -> Void
+    ) throws {
+        guard let c = cs.first else { return try body() }
+        try c.writer.withLock { w in
+            each(c, &w)
+            try withWriters(cs.dropFirst(), each, body)
+        }
+    }
+
+    /// Best effort: removes segment files that no segment in the catalog refers to (dropped
+    /// collections and partitions, replaced delete states). Directories stay.
+    private func removeUnreferencedFiles(_ keep: [String: Set<String>]) {
+        let root = FilePath.join(directory, "segments")
+        guard fs.isDirectory(root), let collections = try? fs.list(root) else { return }
+        for c in collections {
+            let cdir = FilePath.join(root, c)
+            guard let segs = try? fs.list(cdir) else { continue }
+            for s in segs {
+                let sdir = FilePath.join(cdir, s)
+                let used = keep["segments/\(c)/\(s)"] ?? []
+                for f in (try? fs.list(sdir)) ?? [] where !used.contains("segments/\(c)/\(s)/\(f)") {
+                    try? fs.remove(FilePath.join(sdir, f))
+                }
+            }
+        }
+    }
+
+    /// Loads every sealed segment in the catalog into its collection and returns, per
+    /// collection and partition id, where WAL replay of inserts resumes.
+    func loadSegments(_ db: Database, _ state: CatalogState) throws(OspreyError) -> [Int64: [Int64: ReplayWatermark]] {
+        let byID = db.namespaces.withLock { ns in
+            Dictionary(uniqueKeysWithValues: ns.values.flatMap { $0.collections.values }.map { ($0.id, $0) })
+        }
+        var marks: [Int64: [Int64: ReplayWatermark]] = [:]
+        for (cid, records) in state.segments {
+            guard let c = byID[cid] else { continue }
+            let (schema, partitions) = c.meta.withLock { ($0.schema, $0.partitions) }
+            var loaded: [Segment] = []
+            for r in records {
+                guard let p = partitions.first(where: { $0.id == r.partitionID }) else { continue }
+                do { loaded.append(try files.load(r, collection: cid, partition: p.name, schema: schema)) } catch {
+                    throw Durability.storageError(error, doing: "loading segment \(r.segmentID) of collection '\(c.name)'")
+                }
+                let m = ReplayWatermark(lsn: r.lastLSN, rows: r.lastRows)
+                if let old = marks[cid]?[r.partitionID], (old.lsn, old.rows) >= (m.lsn, m.rows) { continue }
+                marks[cid, default: [:]][r.partitionID] = m
+            }
+            c.installRestoredSegments(loaded)
+        }
+        return marks
+    }
+}

@@ -1,0 +1,131 @@
+import OspreyCore
+import OspreyStorage
+
+// Sealed segment files, written through the object store under
+// `segments/<collection id>/<segment id>/` (docs/storage.md, "Segment files"). Both are
+// section files (magic, version, per-section CRC32C, checksummed footer):
+//
+//   data       kind "OSEG" version 1
+//     section "meta"        zigzag(collectionID) zigzag(segmentID) string(partition) varint(rows)
+//     section "rows"        batch (ValueCodec.swift): every field, and `$meta` when dynamic
+//     section "timestamps"  u64 × rows, the insert timestamp of each row
+//   deletes-<lsn>   kind "ODEL" version 1, written at the checkpoint `lsn`
+//     section "deletes"     varint(n) (varint(row) u64(delete timestamp))*n, rows ascending
+
+/// Writes and reads sealed segments and their delete states.
+///
+/// Thread safety: stateless apart from the store; safe to call from several threads for
+/// different segments.
+struct SegmentFiles: Sendable {
+    static let dataKind = SectionFileKind("OSEG")
+    static let deletesKind = SectionFileKind("ODEL")
+    static let version: UInt32 = 1
+
+    let store: LocalDirectoryObjectStore
+    let fs: any FileSystem
+
+    static func directoryKey(collection: Int64, segment: SegmentID) -> String { "segments/\(collection)/\(segment.rawValue)" }
+
+    /// Writes the rows of a sealed segment; returns the object key.
+    func writeData(_ seg: Segment, collection: Int64) throws -> String {
+        let rows = seg.rowCount
+        let key = Self.directoryKey(collection: collection, segment: seg.id) + "/data"
+        let snap = seg.snapshot(at: .max, expiredBefore: nil)
+        let spec = OutputSpec(fields: seg.schema.fields.map(\.name), dynamicKeys: [], allDynamic: seg.schema.enableDynamicField)
+        let batch = spec.gather((0..<rows).map { (snap, $0) }, schema: seg.schema)
+        var meta = ByteWriter()
+        meta.writeSignedVarint(collection)
+        meta.writeSignedVarint(Int64(bitPattern: seg.id.rawValue))
+        meta.writeString(seg.partition)
+        meta.writeVarint(UInt64(rows))
+        var body = ByteWriter(capacity: MutationRecordCodec.estimatedSize(batch))
+        ValueCodec.write(batch, to: &body)
+        var ts = [UInt64](repeating: 0, count: rows)
+        for r in 0..<rows { ts[r] = seg.insertTimestamp(row: r).littleEndian }
+        let path = try store.localPath(for: key)
+        try fs.createDirectory(FilePath.parent(path))
+        let writer = try SectionFileWriter(path: path, fileSystem: fs, kind: Self.dataKind, kindVersion: Self.version)
+        try writer.addSection("meta", bytes: meta.bytes)
+        try writer.addSection("rows", bytes: body.bytes)
+        try ts.withUnsafeBytes { try writer.addSection("timestamps", bytes: $0) }
+        try writer.finish()
+        return key
+    }
+
+    /// Writes the delete state of a segment as of now; returns the object key.
+    func writeDeletes(_ seg: Segment, collection: Int64, checkpoint: UInt64) throws -> String {
+        let key = Self.directoryKey(collection: collection, segment: seg.id) + "/deletes-\(checkpoint)"
+        var w = ByteWriter()
+        var marks: [(Int, UInt64)] = []
+        for r in 0..<seg.rowCount {
+            let d = seg.deletes.deleteTimestamp(r)
+            if d != .max { marks.append((r, d)) }
+        }
+        w.writeVarint(UInt64(marks.count))
+        for (r, d) in marks { w.writeVarint(UInt64(r)); w.write(d) }
+        let path = try store.localPath(for: key)
+        try fs.createDirectory(FilePath.parent(path))
+        let writer = try SectionFileWriter(path: path, fileSystem: fs, kind: Self.deletesKind, kindVersion: Self.version)
+        try writer.addSection("deletes", bytes: w.bytes)
+        try writer.finish()
+        return key
+    }
+
+    /// Loads a sealed segment (into the in-memory stores) with its delete state.
+    func load(_ record: SegmentRecord, collection: Int64, partition: String, schema: CollectionSchema) throws -> Segment {
+        let path = try store.localPath(for: record.dataKey)
+        let file = try SectionFile.open(path: path, fileSystem: fs, expectedKind: Self.dataKind)
+        guard file.kindVersion == Self.version else {
+            throw StorageError.unsupportedFormat(path: path, reason: "segment file version \(file.kindVersion); this build reads 1")
+        }
+        func corrupt(_ reason: String) -> StorageError { .corruption(path: path, offset: 0, reason: reason) }
+        let (cid, sid, rows) = try file.withSection("meta") { raw in
+            var r = ByteReader(raw)
+            return (try r.readSignedVarint(), try r.readSignedVarint(), (try r.readString(), try r.readVarint()).1)
+        }
+        guard cid == collection, sid == record.segmentID, rows == UInt64(record.rows) else {
+            throw corrupt("holds segment \(sid) of collection \(cid) with \(rows) rows; the manifest expects segment "
+                          + "\(record.segmentID) of collection \(collection) with \(record.rows) rows")
+        }
+        let batch: ColumnBatch
+        do { batch = try file.withSection("rows") { raw in var r = ByteReader(raw); return try ValueCodec.readBatch(&r) } } catch {
+            throw corrupt("the rows section does not decode: \(error)")
+        }
+        let ts: [UInt64] = try file.withSection("timestamps") { raw in
+            guard raw.count == record.rows * 8 else { throw corrupt("\(raw.count) bytes of timestamps for \(record.rows) rows") }
+            var r = ByteReader(raw)
+            return try ValueCodec.readRaw(&r, count: record.rows)
+        }
+        var fields = schema.fields.map(\.name)
+        if schema.enableDynamicField { fields.append(CollectionSchema.dynamicFieldName) }
+        guard batch.rowCount == record.rows, fields.allSatisfy({ batch[$0] != nil }) else {
+            throw corrupt("the rows section does not match the collection's schema")
+        }
+        let seg = Segment(id: SegmentID(UInt64(bitPattern: record.segmentID)), partition: partition, schema: schema,
+                          capacity: max(record.rows, 1))
+        seg.append(batch, timestamps: ts.map { UInt64(littleEndian: $0) })
+        var deleted = 0
+        if !record.deletesKey.isEmpty {
+            let dpath = try store.localPath(for: record.deletesKey)
+            let dfile = try SectionFile.open(path: dpath, fileSystem: fs, expectedKind: Self.deletesKind)
+            try dfile.withSection("deletes") { raw in
+                var r = ByteReader(raw)
+                for _ in 0..<(try ValueCodec.readCount(&r)) {
+                    let row = try r.readVarint(), d = try r.readUInt64()
+                    guard row < UInt64(record.rows) else {
+                        throw StorageError.corruption(path: dpath, offset: r.offset, reason: "row \(row) of \(record.rows)")
+                    }
+                    if seg.markDeleted(row: Int(row), at: Timestamp(rawValue: d)) { deleted += 1 }
+                }
+            }
+        }
+        seg.publish()
+        seg.seal()
+        seg.persistence.withLock {
+            $0 = Segment.Persistence(firstLSN: record.firstLSN, lastLSN: record.lastLSN, lastRows: record.lastRows,
+                                     dataKey: record.dataKey, deletesKey: record.deletesKey.isEmpty ? nil : record.deletesKey,
+                                     persistedDeletes: deleted)
+        }
+        return seg
+    }
+}

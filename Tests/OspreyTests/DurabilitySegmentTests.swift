@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+import OspreyCore
+@testable import Osprey
+@testable import OspreyStorage
+
+/// Sealed segments in files and checkpoints: reopening loads them, the WAL is cut at the
+/// checkpoint, deletes after sealing stay durable, dropped data leaves the disk, declared
+/// indexes are rebuilt, and damaged segment files are reported.
+@Suite struct DurabilitySegmentTests {
+    static let options = DatabaseOptions(segmentMaxRows: 256)
+
+    func walRecordCount(_ dir: DurabilityTemporaryDirectory) throws -> Int {
+        try WriteAheadLog.readOnlyReplay(directory: dir.join("wal")) { _, _ in }.records
+    }
+
+    func segmentFiles(_ dir: DurabilityTemporaryDirectory) -> [String] {
+        guard let e = FileManager.default.enumerator(atPath: dir.join("segments")) else { return [] }
+        return e.compactMap { $0 as? String }.filter { $0.hasSuffix("/data") || $0.contains("/deletes-") }.sorted()
+    }
+
+    @Test func sealedSegmentsAndLaterDeletesSurviveCrashAndClose() throws {
+        let dir = DurabilityTemporaryDirectory("osprey-seal")
+        var expected: [Int64: Int64] = [:]
+        do {
+            let db = try Database.open(at: dir.path, options: Self.options)
+            let c = try db.createCollection("c", schema: DurabilityFixture.schema)
+            for start in stride(from: Int64(0), to: 1_000, by: 100) {  // segments fill and seal on the way
+                try c.insert((start ..< start + 100).map { DurabilityFixture.row($0, version: 1) })
+            }
+            try c.upsert((0..<50).map { DurabilityFixture.row($0, version: 2) })
+            try c.flush()
+            #expect(try walRecordCount(dir) <= 11, "the checkpoint removed WAL files before it")
+            // Deletes and upserts that hit sealed segments after the checkpoint live in the WAL…
+            try c.delete(ids: (100..<120).map { .int($0) })
+            try c.upsert((300..<310).map { DurabilityFixture.row($0, version: 3) })
+            try c.flush()  // …until the next checkpoint writes the delete state.
+            try c.delete(ids: (500..<505).map { .int($0) })
+            for k in Int64(0)..<1_000 { expected[k] = k < 50 ? 2 : 1 }
+            for k in Int64(100)..<120 { expected[k] = nil }
+            for k in Int64(300)..<310 { expected[k] = 3 }
+            for k in Int64(500)..<505 { expected[k] = nil }
+            try db.storage!.close()  // a crash: no final checkpoint
+        }
+        #expect(segmentFiles(dir).contains { $0.contains("/deletes-") })
+        do {
+            let db = try Database.open(at: dir.path, options: Self.options)
+            let c = try db.collection("c")
+            let (versions, bad) = try DurabilityFixture.contents(c)
+            #expect(versions == expected)
+            #expect(bad.isEmpty)
+            #expect(c.statistics().segments > 1)
+            #expect(db.storage!.recovery.replayedRecords == 1, "only the delete after the last checkpoint is replayed")
+            try db.close()
+        }
+        let db = try Database.open(at: dir.path, options: Self.options)
+        #expect(db.storage!.recovery.replayedRecords == 0, "a clean close leaves nothing to replay")
+        let reread = try DurabilityFixture.contents(db.collection("c")).versions
+        #expect(reread == expected, "differs at \(expected.filter { reread[$0.key] != $0.value }.prefix(5)), extra \(reread.filter { expected[$0.key] == nil }.prefix(5))")
+        // Writing continues after reopening from files.
+        try db.collection("c").insert([DurabilityFixture.row(5_000, version: 9)])
+        try db.close()
+        let again = try Database.open(at: dir.path, options: Self.options)
+        #expect(try again.collection("c").count() == expected.count + 1)
+        try again.close()
+    }
+
+    @Test func droppedCollectionsAndPartitionsLeaveTheDisk() throws {
+        let dir = DurabilityTemporaryDirectory("osprey-drop-files")
+        let db = try Database.open(at: dir.path, options: Self.options)
+        let a = try db.createCollection("a", schema: DurabilityFixture.schema)
+        let b = try db.createCollection("b", schema: DurabilityFixture.schema)
+        try b.createPartition("p")
+        try a.insert((0..<300).map { DurabilityFixture.row($0, version: 1) })
+        try b.insert((0..<300).map { DurabilityFixture.row($0, version: 1) }, partition: "p")
+        try b.insert((300..<310).map { DurabilityFixture.row($0, version: 1) })
+        try a.flush()
+        try b.flush()
+        let before = segmentFiles(dir)
+        #expect(before.contains { $0.hasPrefix("\(a.id)/") } && before.contains { $0.hasPrefix("\(b.id)/") })
+        try db.dropCollection("a")
+        try b.dropPartition("p")
+        try db.close()
+        let after = segmentFiles(dir)
+        #expect(!after.contains { $0.hasPrefix("\(a.id)/") })
+        #expect(after.count == 1, "only b's _default segment remains: \(after)")
+        let reopened = try Database.open(at: dir.path, options: Self.options)
+        #expect(try reopened.listCollections() == ["b"])
+        #expect(try reopened.collection("b").count() == 10)
+        try reopened.close()
+    }
+
+    @Test func declaredIndexesAreRebuiltAfterReopening() throws {
+        let dir = DurabilityTemporaryDirectory("osprey-index-rebuild")
+        do {
+            let db = try Database.open(at: dir.path, options: Self.options)
+            let c = try db.createCollection("c", schema: DurabilityFixture.schema)
+            try c.createIndex(field: "vec", indexType: "HNSW", metric: .l2, params: ["M": "8", "efConstruction": "32"])
+            try c.insert((0..<600).map { DurabilityFixture.row($0, version: 1) })
+            try db.close()
+        }
+        let db = try Database.open(at: dir.path, options: Self.options)
+        let c = try db.collection("c")
+        c.waitForIndexBuilds()
+        let progress = try c.indexProgress(name: "vec")
+        #expect(progress.state == .finished)
+        #expect(progress.indexedRows == 600)
+        let hits = try c.search(SearchRequest(vectors: [.floatVector(DurabilityFixture.vector(123, 1))], limit: 1))
+        #expect(hits.first?.ids == [.int(123)])
+        try db.close()
+    }
+
+    @Test func damagedSegmentFileIsAClearError() throws {
+        let dir = DurabilityTemporaryDirectory("osprey-bad-segment")
+        do {
+            let db = try Database.open(at: dir.path, options: Self.options)
+            try db.createCollection("c", schema: DurabilityFixture.schema).insert((0..<100).map { DurabilityFixture.row($0, version: 1) })
+            try db.close()
+        }
+        let data = dir.join("segments/" + segmentFiles(dir).first { $0.hasSuffix("/data") }!)
+        try FaultInjectingFileSystem().flipBit(data, offset: 200)
+        do {
+            _ = try Database.open(at: dir.path, options: Self.options)
+            Issue.record("a damaged segment file was accepted")
+        } catch {
+            guard case .storage(let message) = error else { Issue.record("unexpected error \(error)"); return }
+            #expect(message.contains("corruption"))
+            #expect(message.contains(data), "the message names \(data): \(message)")
+        }
+    }
+}
