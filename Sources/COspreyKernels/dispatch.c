@@ -11,6 +11,9 @@ int osp_cpu_best_isa(void) {
          __builtin_cpu_supports("f16c") && __builtin_cpu_supports("popcnt"))
             ? OSP_ISA_HASWELL
             : OSP_ISA_SERIAL;
+    if (v == OSP_ISA_HASWELL && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        v = OSP_ISA_SKYLAKE;
     __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
     return v;
 #else
@@ -24,6 +27,15 @@ int osp_kernel_select(int type, int metric, int isa, osp_kernel *out) {
     if (isa == OSP_ISA_BEST) isa = best;
     if (isa > best || isa < OSP_ISA_SERIAL) return -1;
 #if OSP_HAVE_HASWELL
+    if (isa == OSP_ISA_SKYLAKE) {
+        if (osp_haswell_pair[type][metric] == NULL) return -1;
+        int fast = osp_skylake_pair[type][metric] != NULL;
+        out->pair = fast ? osp_skylake_pair[type][metric] : osp_haswell_pair[type][metric];
+        out->many = fast ? osp_skylake_many[type][metric] : osp_haswell_many[type][metric];
+        out->gather = fast ? osp_skylake_gather[type][metric] : osp_haswell_gather[type][metric];
+        out->isa = isa;
+        return 0;
+    }
     if (isa == OSP_ISA_HASWELL) {
         if (osp_haswell_pair[type][metric] == NULL) return -1;
         out->pair = osp_haswell_pair[type][metric];
@@ -44,7 +56,7 @@ int osp_kernel_select(int type, int metric, int isa, osp_kernel *out) {
 osp_gemm_fn osp_gemm_select(int isa) {
     if (isa == OSP_ISA_BEST) isa = osp_cpu_best_isa();
 #if OSP_HAVE_HASWELL
-    if (isa == OSP_ISA_HASWELL && osp_cpu_best_isa() == OSP_ISA_HASWELL) return osp_gemm_haswell;
+    if (isa >= OSP_ISA_HASWELL && osp_cpu_best_isa() >= OSP_ISA_HASWELL) return osp_gemm_haswell;
 #endif
     return osp_gemm_serial;
 }
@@ -53,7 +65,7 @@ osp_sq8_fn osp_sq8_select(int metric, int isa) {
     if (metric != OSP_METRIC_L2 && metric != OSP_METRIC_IP) return NULL;
     if (isa == OSP_ISA_BEST) isa = osp_cpu_best_isa();
 #if OSP_HAVE_HASWELL
-    if (isa == OSP_ISA_HASWELL && osp_cpu_best_isa() == OSP_ISA_HASWELL)
+    if (isa >= OSP_ISA_HASWELL && osp_cpu_best_isa() >= OSP_ISA_HASWELL)
         return metric == OSP_METRIC_L2 ? osp_sq8_l2_haswell : osp_sq8_ip_haswell;
 #endif
     return metric == OSP_METRIC_L2 ? osp_sq8_l2_serial : osp_sq8_ip_serial;

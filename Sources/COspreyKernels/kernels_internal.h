@@ -21,6 +21,9 @@ extern const osp_many_fn osp_haswell_many[5][5];
 extern const osp_gather_fn osp_haswell_gather[5][5];
 void osp_sq8_l2_haswell(const float *q, const uint8_t *codes, size_t count, size_t dim, const float *scale, float c0, float *out);
 void osp_sq8_ip_haswell(const float *q, const uint8_t *codes, size_t count, size_t dim, const float *scale, float c0, float *out);
+extern const osp_pair_fn osp_skylake_pair[5][5];
+extern const osp_many_fn osp_skylake_many[5][5];
+extern const osp_gather_fn osp_skylake_gather[5][5];
 void osp_gemm_haswell(const float *q, size_t nq, const float *b, size_t nb, size_t dim, float *out, size_t ldo);
 #else
 #define OSP_HAVE_HASWELL 0

@@ -9,6 +9,8 @@ package enum KernelISA: Int32, Sendable, CaseIterable, CustomStringConvertible {
     case serial = 0
     /// x86-64 with AVX2, FMA, F16C and POPCNT.
     case haswell = 1
+    /// Haswell plus AVX-512 F/BW/DQ/VL (float32 L2 and IP use 512-bit kernels).
+    case skylake = 2
 
     /// The best level the running CPU supports.
     package static var best: KernelISA { KernelISA(rawValue: osp_cpu_best_isa()) ?? .serial }
@@ -16,7 +18,13 @@ package enum KernelISA: Int32, Sendable, CaseIterable, CustomStringConvertible {
     /// Levels the running CPU can execute.
     package static var available: [KernelISA] { allCases.filter { $0.rawValue <= best.rawValue } }
 
-    package var description: String { self == .serial ? "serial" : "haswell" }
+    package var description: String {
+        switch self {
+        case .serial: return "serial"
+        case .haswell: return "haswell"
+        case .skylake: return "skylake"
+        }
+    }
 }
 
 /// The distance function for one (metric, element type, dimension), chosen once from the CPU.

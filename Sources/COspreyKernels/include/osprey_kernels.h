@@ -23,7 +23,7 @@ enum { OSP_TYPE_F32 = 0, OSP_TYPE_F16 = 1, OSP_TYPE_BF16 = 2, OSP_TYPE_I8 = 3, O
 /* Metrics. */
 enum { OSP_METRIC_L2 = 0, OSP_METRIC_IP = 1, OSP_METRIC_COSINE = 2, OSP_METRIC_HAMMING = 3, OSP_METRIC_JACCARD = 4 };
 /* Instruction-set levels. OSP_ISA_BEST asks for the best the running CPU supports. */
-enum { OSP_ISA_BEST = -1, OSP_ISA_SERIAL = 0, OSP_ISA_HASWELL = 1 };
+enum { OSP_ISA_BEST = -1, OSP_ISA_SERIAL = 0, OSP_ISA_HASWELL = 1, OSP_ISA_SKYLAKE = 2 };
 
 /* Distance between two vectors of `dim` elements. */
 typedef float (*osp_pair_fn)(const void *a, const void *b, size_t dim);
@@ -44,7 +44,9 @@ typedef struct {
     int isa;
 } osp_kernel;
 
-/* The best ISA level the running CPU supports (AVX2 + FMA + F16C + POPCNT -> OSP_ISA_HASWELL). */
+/* The best ISA level the running CPU supports (AVX2 + FMA + F16C + POPCNT -> OSP_ISA_HASWELL;
+ * additionally AVX-512 F/BW/DQ/VL -> OSP_ISA_SKYLAKE, which accelerates float32 L2 and IP and uses
+ * the Haswell kernels for the rest). */
 int osp_cpu_best_isa(void);
 
 /* Fills `out` for (type, metric, isa); returns 0, or -1 when the pair is unsupported or the
