@@ -52,9 +52,9 @@ def test_large_request_is_accepted(osprey):
         column.vectors.binary_vector = bytes(200 << 20)  # 200 MiB
         request = milvus_pb2.InsertRequest(collection_name="big", fields_data=[column],
                                            num_rows=200 << 20)
-        # Insert is not served yet, but the server must read the whole request and answer.
+        # There is no collection "big"; what matters is that the server reads the whole
+        # request and answers with a Milvus status instead of a transport error.
         response = stub.Insert(request, timeout=60)
-        assert response.status.code == 65535
-        assert "Insert is not yet supported" in response.status.reason
+        assert response.status.code != 0 and response.status.reason
     finally:
         channel.close()
