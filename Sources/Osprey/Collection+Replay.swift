@@ -78,3 +78,27 @@ extension Collection {
         scheduleIndexBuilds(loaded)
     }
 }
+
+extension Collection {
+    /// Retention: removes every sealed segment whose newest row is older than the TTL allows,
+    /// whole (no rewrite, no tombstones), with its keys. Returns the segments removed.
+    @discardableResult
+    func dropExpiredSegments() -> [Segment] {
+        guard let cutoff = expiryCutoff() else { return [] }
+        let expired = segments.withLock { segs -> [Segment] in
+            let gone = segs.values.filter { $0.sealed && $0.rowCount > 0 && $0.insertTimestamp(row: $0.rowCount - 1) < cutoff }
+            for s in gone { segs[s.id] = nil }
+            return gone
+        }
+        guard !expired.isEmpty else { return [] }
+        keys.withLock { idx in
+            for s in expired {
+                for r in 0..<s.rowCount {
+                    let pk = s.primaryKey(row: r)
+                    if idx[pk]?.segment == s.id { idx[pk] = nil }
+                }
+            }
+        }
+        return expired
+    }
+}

@@ -129,3 +129,29 @@ import OspreyCore
         }
     }
 }
+
+/// Retention: with `collection.ttl.seconds`, a sealed segment whose newest row has expired is
+/// dropped whole at the next checkpoint, files included.
+@Suite struct DurabilityRetentionTests {
+    @Test func expiredSegmentsAreDroppedWhole() throws {
+        let dir = DurabilityTemporaryDirectory("osprey-ttl")
+        let db = try Database.open(at: dir.path, options: DatabaseOptions(segmentMaxRows: 256))
+        let c = try db.createCollection("c", schema: DurabilityFixture.schema,
+                                        options: CollectionOptions(properties: ["collection.ttl.seconds": "1"]))
+        try c.insert((0..<300).map { DurabilityFixture.row($0, version: 1) })
+        try c.flush()
+        let filesBefore = (FileManager.default.enumerator(atPath: dir.join("segments"))?.allObjects as? [String] ?? []).filter { $0.hasSuffix("/data") }
+        #expect(filesBefore.count == 2)
+        usleep(1_200_000)
+        #expect(try c.count() == 0, "expired rows are hidden at once")
+        try c.insert((1_000..<1_010).map { DurabilityFixture.row($0, version: 2) })
+        try c.flush()
+        #expect(c.statistics().segments == 1)
+        let filesAfter = (FileManager.default.enumerator(atPath: dir.join("segments"))?.allObjects as? [String] ?? []).filter { $0.hasSuffix("/data") }
+        #expect(filesAfter.count == 1, "the expired segments' files are deleted: \(filesAfter)")
+        try db.close()
+        let reopened = try Database.open(at: dir.path)
+        #expect(try DurabilityFixture.contents(reopened.collection("c")).versions.count == 10)
+        try reopened.close()
+    }
+}

@@ -2,7 +2,7 @@ import OspreyCore
 import OspreyStorage
 
 // Checkpoints (docs/storage.md, "Checkpoints"): with every collection's writer held, seal
-// the growing segments asked for, write each sealed segment not yet on disk and the delete
+// the growing segments asked for, drop sealed segments expired by the TTL whole, write each sealed segment not yet on disk and the delete
 // state of each whose deletes changed, and record the segment lists with the new WAL
 // checkpoint in one manifest edit; then delete WAL files wholly at or before the checkpoint
 // and files no segment refers to. The checkpoint is the LSN before the oldest record still
@@ -41,6 +41,7 @@ extension DurableStorage {
                 var lists: [Int64: [SegmentRecord]] = [:]
                 var updates: [(Segment, Segment.Persistence)] = []
                 for c in collections {
+                    c.dropExpiredSegments()
                     let partitionIDs = c.partitionIDs()
                     var list: [SegmentRecord] = []
                     for seg in c.segments.withLock({ Array($0.values) }).sorted(by: { $0.id < $1.id }) where seg.sealed && seg.rowCount > 0 {
