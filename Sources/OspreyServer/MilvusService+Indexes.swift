@@ -82,6 +82,9 @@ extension MilvusService {
         out.fieldName = d.field
         var params = [Common_KeyValuePair(key: "index_type", value: d.indexType)]
         if let metric = d.metric { params.append(Common_KeyValuePair(key: "metric_type", value: metric.rawValue)) }
+        // Build parameters both flattened (as Milvus stores them) and as the `params` JSON
+        // object that pymilvus parses.
+        params += d.params.filter { !indexControlKeys.contains($0.key) }.keyValuePairs
         params.append(Common_KeyValuePair(key: "params", value: SearchCodec.jsonObject(d.params)))
         out.params = params
         out.indexedRows = Int64(progress.indexedRows)
