@@ -119,7 +119,13 @@ if !coreOnly {
         ),
         .testTarget(
             name: "OspreyServerTests",
-            dependencies: ["OspreyServer", "Osprey", "OspreyCore", "OspreyTestSupport"],
+            dependencies: [
+                "OspreyServer", "Osprey", "OspreyCore", "OspreyTestSupport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]
