@@ -3,8 +3,9 @@
 
 Kinds:
   clustered  128-d Gaussian mixture (1,000 centres of varying spread), L2; scales to 1M rows.
-  face       512-d face-embedding-like: many identities, several noisy captures each, unit length
-             (use IP or COSINE). Queries are fresh captures of enrolled identities.
+  face       512-d face-embedding-like: many identities (grouped by look-alike appearance), several
+             noisy captures each, unit length (use IP or COSINE). Queries are fresh captures of
+             enrolled identities.
   vehicle    256-d vehicle-re-id-like: car models -> individual vehicles -> captures, non-negative
              (ReLU-like) features, unit length (use IP or COSINE).
 
@@ -58,11 +59,15 @@ def clustered(n, nq, rng, dim=128, centres=1000):
     return draw(n), draw(nq)
 
 
-def face(n, nq, rng, dim=512, captures=5):
+def face(n, nq, rng, dim=512, captures=8, groups=500):
+    # Identities are not uniform on the sphere: they cluster by appearance (groups), so beyond a
+    # person's own captures the nearest faces are look-alikes, as with real face models.
     ids = max(1, n // captures)
-    identity = normalize(rng.normal(size=(ids, dim)).astype(np.float32))
-    # Capture noise with cos(capture, identity) around 0.75, like a good face model.
-    noise = 0.9 / np.sqrt(dim)
+    group = normalize(rng.normal(size=(groups, dim)).astype(np.float32))
+    member = rng.integers(0, groups, size=ids)
+    identity = normalize(group[member] + rng.normal(size=(ids, dim)).astype(np.float32) * (1.0 / np.sqrt(dim)))
+    # Capture noise with cos(capture, identity) around 0.8, like a good face model.
+    noise = 0.75 / np.sqrt(dim)
 
     def draw(m):
         who = rng.integers(0, ids, size=m)
