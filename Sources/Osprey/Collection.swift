@@ -278,7 +278,7 @@ public final class Collection: Sendable {
     public func flush() throws(OspreyError) {
         try context.checkOpen()
         if let hook = context.flushHook.withLock({ $0 }) {
-            do { try hook(self) } catch { throw Durability.storageError(error, doing: "flushing collection '\(name)'") }
+            do { try hook(self, true) } catch { throw Durability.storageError(error, doing: "flushing collection '\(name)'") }
             scheduleIndexBuilds(segments.withLock { Array($0.values) }.filter(\.sealed))
             return
         }

@@ -49,7 +49,7 @@ public final class Database: Sendable {
 
     /// Opens (creating if needed) the database whose data lives in the directory `path`:
     /// locks the directory, replays the catalog from the manifest and the data from the
-    /// write-ahead log. Every acknowledged write survives a crash (docs/storage.md, "Recovery").
+    /// write-ahead log. Every acknowledged write survives a crash (docs/storage.md §16).
     ///
     /// - Throws: `OspreyError.storage` when the directory cannot be created or used, is
     ///   already open (in this or another process), or holds damaged files (the message names

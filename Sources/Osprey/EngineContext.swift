@@ -37,9 +37,10 @@ final class EngineContext: Sendable {
     /// Where catalog changes are recorded (the manifest of a durable database).
     let catalog: any CatalogLog
     let indexBuilds = IndexBuildQueue()
-    /// Set by a durable database: seals the collection's growing segments, writes sealed
-    /// segments to files and advances the WAL checkpoint (`Collection.flush`).
-    let flushHook = Mutex<(@Sendable (Collection) throws -> Void)?>(nil)
+    /// Set by a durable database: runs a checkpoint — sealing the collection's growing
+    /// segments first when the flag is true (`Collection.flush`) — that writes sealed
+    /// segments to files and advances the WAL checkpoint.
+    let flushHook = Mutex<(@Sendable (Collection, Bool) throws -> Void)?>(nil)
     private let nextID = Atomic<Int64>(1)
     private let closedFlag = Atomic<Bool>(false)
 

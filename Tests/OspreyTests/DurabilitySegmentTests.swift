@@ -155,3 +155,53 @@ import OspreyCore
         try reopened.close()
     }
 }
+
+/// Compaction: small and holey sealed segments are merged, live rows only; the result
+/// survives reopening and the old files are deleted.
+@Suite struct DurabilityCompactionTests {
+    @Test func compactionMergesSmallAndHoleySegments() throws {
+        let dir = DurabilityTemporaryDirectory("osprey-compact")
+        var expected: [Int64: Int64] = [:]
+        do {
+            let db = try Database.open(at: dir.path, options: DatabaseOptions(segmentMaxRows: 256))
+            let c = try db.createCollection("c", schema: DurabilityFixture.schema)
+            for start in stride(from: Int64(0), to: 1_000, by: 50) {
+                try c.insert((start ..< start + 50).map { DurabilityFixture.row($0, version: 1) })
+                try c.flush()  // twenty small segments
+            }
+            try c.delete(ids: stride(from: Int64(0), to: 1_000, by: 3).map { .int($0) })
+            try c.upsert((10..<20).map { DurabilityFixture.row($0, version: 2) })
+            for k in Int64(0)..<1_000 where k % 3 != 0 { expected[k] = 1 }
+            for k in Int64(10)..<20 { expected[k] = 2 }
+            try c.flush()
+            let before = c.statistics().segments
+            let rewritten = try c.compact()
+            #expect(rewritten >= 20)
+            #expect(c.statistics().segments < before)
+            #expect(c.statistics().segments <= 4, "\(expected.count) live rows fit in 3 segments of 256 plus the last")
+            #expect(try DurabilityFixture.contents(c).versions == expected)
+            try c.delete(ids: [.int(1)])
+            expected[1] = nil
+            try db.storage!.close()  // a crash after compaction
+        }
+        let db = try Database.open(at: dir.path, options: DatabaseOptions(segmentMaxRows: 256))
+        let c = try db.collection("c")
+        let (versions, bad) = try DurabilityFixture.contents(c)
+        #expect(versions == expected)
+        #expect(bad.isEmpty)
+        try db.close()
+        let dataFiles = (FileManager.default.enumerator(atPath: dir.join("segments"))?.allObjects as? [String] ?? []).filter { $0.hasSuffix("/data") }
+        #expect(dataFiles.count <= 5, "old segment files are deleted: \(dataFiles.count) left")
+    }
+
+    @Test func compactionInMemory() throws {
+        let db = Database.inMemory(options: DatabaseOptions(segmentMaxRows: 100))
+        let c = try db.createCollection("c", schema: DurabilityFixture.schema)
+        try c.insert((0..<350).map { DurabilityFixture.row($0, version: 1) })
+        try c.delete(ids: (0..<90).map { .int($0) })
+        try c.flush()
+        #expect(try c.compact() > 0)
+        #expect(try c.count() == 260)
+        #expect(try DurabilityFixture.contents(c).versions.count == 260)
+    }
+}

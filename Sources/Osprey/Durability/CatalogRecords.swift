@@ -1,7 +1,7 @@
 import OspreyCore
 
 // The catalog as the manifest records it: a snapshot of the whole catalog, then edits.
-// Grammar (docs/storage.md, "Catalog snapshot and edits"); primitives as in ByteCoding.swift,
+// Grammar (docs/storage.md §13); primitives as in ByteCoding.swift,
 // `value` as in ValueCodec.swift, i64 ids written zigzag:
 //
 //   snapshot   := u8(version = 1) varint(idHighWater) u64(tsHighWater) u64(walCheckpoint)

@@ -1,7 +1,7 @@
 import OspreyCore
 import OspreyStorage
 
-// Checkpoints (docs/storage.md, "Checkpoints"): with every collection's writer held, seal
+// Checkpoints (docs/storage.md §15): with every collection's writer held, seal
 // the growing segments asked for, drop sealed segments expired by the TTL whole, write each sealed segment not yet on disk and the delete
 // state of each whose deletes changed, and record the segment lists with the new WAL
 // checkpoint in one manifest edit; then delete WAL files wholly at or before the checkpoint

@@ -3,7 +3,7 @@ import OspreyStorage
 import Synchronization
 
 /// The durable side of an open database: the directory lock, the manifest (catalog) and the
-/// write-ahead log (data). Recovery, in order (docs/storage.md, "Recovery"): lock the
+/// write-ahead log (data). Recovery, in order (docs/storage.md §16): lock the
 /// directory; open the manifest (creating it in a new directory), cutting a torn last edit;
 /// rebuild the catalog from its snapshot and edits; open the WAL, cutting a torn tail of its
 /// newest file; replay every record after the checkpoint into the collections; move the id
@@ -106,9 +106,9 @@ final class DurableStorage: Sendable {
         let db = Database(path: path, options: options, log: WALMutationLog(wal: wal), catalog: catalog, storage: storage)
         db.restoreCatalog(state)
         db.context.flushHook.withLock {
-            $0 = { [weak db] c in
+            $0 = { [weak db] c, seal in
                 guard let db, let storage = db.storage else { return }
-                try storage.checkpoint(db, sealing: [c.id])
+                try storage.checkpoint(db, sealing: seal ? [c.id] : [])
             }
         }
         do {

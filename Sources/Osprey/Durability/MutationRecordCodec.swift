@@ -1,7 +1,7 @@
 import OspreyCore
 import OspreyStorage
 
-// WAL payloads written by the engine (docs/storage.md, "Mutation records"). Each WAL record
+// WAL payloads written by the engine (docs/storage.md §14). Each WAL record
 // holds exactly one mutation; `batch` is as in ValueCodec.swift:
 //
 //   record   := u8(kind) zigzag(collectionID) u64(timestamp) body

@@ -2,7 +2,7 @@ import OspreyCore
 import OspreyStorage
 
 // Sealed segment files, written through the object store under
-// `segments/<collection id>/<segment id>/` (docs/storage.md, "Segment files"). Both are
+// `segments/<collection id>/<segment id>/` (docs/storage.md §15). Both are
 // section files (magic, version, per-section CRC32C, checksummed footer):
 //
 //   data       kind "OSEG" version 1

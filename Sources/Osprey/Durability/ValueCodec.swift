@@ -1,7 +1,7 @@
 import OspreyCore
 
 // Binary codec for columns, values and schemas, used by WAL records and manifest edits.
-// Everything is little-endian through ByteWriter (docs/storage.md, "Engine records").
+// Everything is little-endian through ByteWriter (docs/storage.md §12).
 //
 //   batch      := varint(rows) varint(columns) column*          columns sorted by name
 //   column     := string(name) u8(flags: bit 0 = has validity) validity? data

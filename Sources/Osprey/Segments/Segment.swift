@@ -112,7 +112,9 @@ final class Segment: @unchecked Sendable {
     let indexes = Mutex<[String: BuiltIndex]>([:])
 
     /// Which WAL records the segment's rows came from, and what of it is on disk (durable
-    /// databases; see docs/storage.md, "Checkpoints").
+    /// databases; see docs/storage.md §15).
+    ///
+    /// Thread safety: a value type, kept in a `Mutex` by the segment.
     struct Persistence: Sendable {
         /// LSN of the first record with rows here (0: none yet).
         var firstLSN: UInt64 = 0
