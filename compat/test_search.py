@@ -140,3 +140,31 @@ def test_search_iterator(client, coll):
     assert len(seen) == 90
     assert len(set(seen)) == 90
     assert seen[0] == 0
+
+
+def test_group_by(client, coll):
+    hits = client.search(coll, data=[vector(0)], anns_field="dense", limit=3, group_by_field="label",
+                         output_fields=["label"])
+    labels = [h["entity"]["label"] for h in hits[0]]
+    assert sorted(labels) == ["l0", "l1", "l2"]
+    grouped = client.search(coll, data=[vector(0)], anns_field="dense", limit=2, group_by_field="group", group_size=3,
+                            strict_group_size=True, output_fields=["group"])
+    groups = [h["entity"]["group"] for h in grouped[0]]
+    assert len(groups) == 6
+    assert len(set(groups)) == 2 and all(groups.count(g) == 3 for g in set(groups))
+
+
+def test_search_by_primary_key(client, coll):
+    hits = client.search(coll, ids=[42], anns_field="dense", limit=2)
+    assert hits[0][0]["id"] == 42 and hits[0][0]["distance"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_consistency_levels_read_own_writes(client, coll):
+    for level in ("Strong", "Session", "Bounded", "Eventually"):
+        new_id = 20_000 + len(level)
+        client.insert(coll, [{"id": new_id, "group": 99, "label": "lx", "dense": [9.0, 9.0, 9.0, 9.0], "other": [0.0, 0.0]}])
+        rows = client.query(coll, filter=f"id == {new_id}", consistency_level=level)
+        assert [r["id"] for r in rows] == [new_id]
+        hits = client.search(coll, data=[[9.0, 9.0, 9.0, 9.0]], anns_field="dense", limit=1, consistency_level=level)
+        assert hits[0][0]["id"] == new_id
+        client.delete(coll, ids=[new_id])

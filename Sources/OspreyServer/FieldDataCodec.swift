@@ -393,6 +393,23 @@ package enum FieldDataCodec {
         return out
     }
 
+    /// A column of scalar values of `type` (nulls marked in the validity mask).
+    package static func column(_ values: [FieldValue], type: DataType) -> Column {
+        let validity = values.map { !$0.isNull }
+        func number(_ v: FieldValue) -> Int64 { if case .int(let i) = v { i } else { Int64(v.numberValue ?? 0) } }
+        let data: ColumnData
+        switch type {
+        case .bool: data = .bool(values.map { if case .bool(let b) = $0 { b } else { false } })
+        case .int8, .int16, .int32: data = .int32(values.map { Int32(truncatingIfNeeded: number($0)) })
+        case .int64: data = .int64(values.map(number))
+        case .float: data = .float(values.map { Float($0.numberValue ?? 0) })
+        case .double: data = .double(values.map { $0.numberValue ?? 0 })
+        case .json: data = .json(values.map(\.jsonValue))
+        default: data = .string(values.map { if case .string(let t) = $0 { t } else { "" } })
+        }
+        return Column(data, validity: validity.contains(false) ? validity : nil)
+    }
+
     // MARK: - Primary keys
 
     /// Primary keys as `schema.IDs` (int_id or str_id by the key's type).

@@ -14,13 +14,14 @@ extension MilvusService {
         await handle(request) { call, m in
             let c = try collection(m.collectionName, in: call.database(requestField: m.dbName))
             let schema = c.schema
-            let (hits, limit) = try await engine { () throws -> ([SearchHits], Int) in
+            let (hits, limit, groupBy) = try await engine { () throws -> ([SearchHits], Int, String?) in
                 let r = try Self.searchRequest(m, collection: c)
-                return (try c.search(r), r.limit)
+                return (try c.search(r), r.limit, r.groupByField)
             }
             var response = Milvus_SearchResults()
             response.collectionName = c.name
-            response.results = Self.searchResultData(hits, limit: limit, outputFields: m.outputFields, schema: schema)
+            response.results = Self.searchResultData(hits, limit: limit, outputFields: m.outputFields, schema: schema,
+                                                     groupBy: groupBy)
             response.sessionTs = clock.next().rawValue
             return response
         }
@@ -57,9 +58,6 @@ extension MilvusService {
         let top = m.searchParams.dictionary
         var inner = try SearchCodec.flatten(jsonObject: top["params"] ?? "", what: "search params")
         let params = inner.merging(top.filter { $0.key != "params" }) { _, outer in outer }
-        if let g = params["group_by_field"], !g.isEmpty {
-            throw MilvusError.invalid("group_by_field is not supported by this version of Osprey")
-        }
         let field = params["anns_field"].flatMap { $0.isEmpty ? nil : $0 }
         let vectors: [FieldValue]
         switch m.searchInput {
@@ -70,7 +68,9 @@ extension MilvusService {
         case nil:
             throw MilvusError.invalid("the search carries no query vectors")
         }
-        for key in ["metric_type", "topk", "limit", "offset", "round_decimal", "anns_field"] { inner[key] = nil }
+        for key in ["metric_type", "topk", "limit", "offset", "round_decimal", "anns_field", "group_by_field", "group_size",
+                    "strict_group_size"] { inner[key] = nil }
+        let group = params["group_by_field"].flatMap { $0.isEmpty ? nil : $0 }
         return SearchRequest(
             vectors: vectors, field: field,
             limit: try SearchCodec.int(params, "topk", default: try SearchCodec.int(params, "limit", default: 10)),
@@ -79,7 +79,9 @@ extension MilvusService {
             filterParams: try SearchCodec.templateValues(m.exprTemplateValues),
             outputFields: m.outputFields, partitions: m.partitionNames, params: inner,
             offset: try SearchCodec.int(params, "offset", default: 0),
-            roundDecimal: try SearchCodec.int(params, "round_decimal", default: -1))
+            roundDecimal: try SearchCodec.int(params, "round_decimal", default: -1),
+            groupByField: group, groupSize: try SearchCodec.int(params, "group_size", default: 1),
+            strictGroupSize: SearchCodec.bool(params, "strict_group_size"))
     }
 
     /// The stored vectors of the rows with these keys (search by primary key).
@@ -137,7 +139,8 @@ extension MilvusService {
 
     /// Search hits as `SearchResultData`: flat, row-aligned ids, scores and fields, split
     /// per query by `topks`.
-    static func searchResultData(_ hits: [SearchHits], limit: Int, outputFields: [String], schema: CollectionSchema) -> Schema_SearchResultData {
+    static func searchResultData(_ hits: [SearchHits], limit: Int, outputFields: [String], schema: CollectionSchema,
+                                 groupBy: String? = nil) -> Schema_SearchResultData {
         var data = Schema_SearchResultData()
         data.numQueries = Int64(hits.count)
         data.topK = Int64(limit)
@@ -147,6 +150,11 @@ extension MilvusService {
         data.fieldsData = FieldDataCodec.encodeBatch(hits.map(\.fields), schema: schema)
         data.outputFields = resolvedOutputNames(outputFields, schema: schema, primaryKey: false)
         data.primaryFieldName = schema.primaryKey.name
+        if let groupField = groupBy.flatMap(schema.field(named:)), hits.allSatisfy({ $0.groupValues != nil }) {
+            let values = hits.flatMap { $0.groupValues ?? [] }
+            data.groupByFieldValue = FieldDataCodec.encode(
+                name: groupField.name, field: groupField, parts: [FieldDataCodec.column(values, type: groupField.dataType)])
+        }
         return data
     }
 
