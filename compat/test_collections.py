@@ -164,3 +164,15 @@ def test_index_lifecycle_with_schema_and_index_params(client: MilvusClient):
     assert len(hits[0]) == 5
     assert all(h["entity"]["price"] > 30 for h in hits[0])
     client.drop_collection(coll)
+
+
+def test_truncate_keeps_the_collection(client: MilvusClient):
+    coll = name("trunc")
+    client.create_collection(coll, dimension=2, id_type="string", max_length=8)
+    client.insert(coll, [{"id": f"k{i}", "vector": [float(i), 1.0]} for i in range(7)])
+    client.truncate_collection(coll)
+    assert client.get_collection_stats(coll) == {"row_count": 0}
+    assert client.list_indexes(coll) == ["vector"]
+    client.insert(coll, [{"id": "again", "vector": [1.0, 1.0]}])
+    assert [r["id"] for r in client.query(coll, filter="", limit=5)] == ["again"]
+    client.drop_collection(coll)

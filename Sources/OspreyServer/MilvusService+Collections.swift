@@ -138,6 +138,20 @@ extension MilvusService {
         }
     }
 
+    package func truncateCollection(
+        request: ServerRequest<Milvus_TruncateCollectionRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Milvus_TruncateCollectionResponse> {
+        await handle(request) { call, m in
+            let c = try collection(m.collectionName, in: call.database(requestField: m.dbName))
+            // The engine has no truncate: every row is deleted by a filter that matches all
+            // keys; schema, indexes, partitions and aliases stay.
+            let pk = c.schema.primaryKey
+            let everything = pk.dataType == .varchar ? "\(pk.name) >= \"\"" : "\(pk.name) >= \(Int64.min)"
+            _ = try await engine { try c.delete(filter: everything) }
+            return Milvus_TruncateCollectionResponse()
+        }
+    }
+
     package func getCollectionStatistics(
         request: ServerRequest<Milvus_GetCollectionStatisticsRequest>, context: ServerContext
     ) async throws -> ServerResponse<Milvus_GetCollectionStatisticsResponse> {

@@ -6,13 +6,6 @@ import GRPCCore
 // seeing gRPC UNIMPLEMENTED. Wiring an RPC to the engine moves it to the file of its area
 // (`MilvusService+<Area>.swift`) as a call of `handle(request) { call, message in … }`.
 extension MilvusService {
-    /// The engine has no truncate; dropping and re-creating the collection does the same.
-    package func truncateCollection(
-        request: ServerRequest<Milvus_TruncateCollectionRequest>, context: ServerContext
-    ) async throws -> ServerResponse<Milvus_TruncateCollectionResponse> {
-        ServerResponse(message: .failure(.notYetSupported("TruncateCollection")))
-    }
-
     /// Index properties (mmap and the like) do not apply to Osprey's indexes.
     package func alterIndex(
         request: ServerRequest<Milvus_AlterIndexRequest>, context: ServerContext
