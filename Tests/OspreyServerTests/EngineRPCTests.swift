@@ -1,0 +1,121 @@
+import Foundation
+import GRPCCore
+import Osprey
+import OspreyCore
+import Testing
+@testable import OspreyServer
+
+/// The engine-backed RPCs over a real HTTP/2 connection: create, insert, search, query,
+/// delete, describe and the error codes of a missing collection.
+@Suite("Engine RPCs", .timeLimit(.minutes(1)))
+struct EngineRPCTests {
+    static func schemaBytes() throws -> Data {
+        var proto = Schema_CollectionSchema()
+        proto.name = "docs"
+        var pk = Schema_FieldSchema()
+        pk.name = "id"; pk.dataType = .int64; pk.isPrimaryKey = true
+        var vec = Schema_FieldSchema()
+        vec.name = "v"; vec.dataType = .floatVector
+        vec.typeParams = [Common_KeyValuePair(key: "dim", value: "2")]
+        var tag = Schema_FieldSchema()
+        tag.name = "tag"; tag.dataType = .varChar
+        tag.typeParams = [Common_KeyValuePair(key: "max_length", value: "8")]
+        proto.fields = [pk, vec, tag]
+        return try proto.serializedData()
+    }
+
+    static func insertRequest() -> Milvus_InsertRequest {
+        var ids = Schema_FieldData()
+        ids.fieldName = "id"; ids.type = .int64
+        ids.scalars.longData.data = [1, 2, 3]
+        var vectors = Schema_FieldData()
+        vectors.fieldName = "v"; vectors.type = .floatVector
+        vectors.vectors.dim = 2
+        vectors.vectors.floatVector.data = [0, 0, 1, 0, 5, 5]
+        var tags = Schema_FieldData()
+        tags.fieldName = "tag"; tags.type = .varChar
+        tags.scalars.stringData.data = ["a", "b", "c"]
+        var request = Milvus_InsertRequest()
+        request.collectionName = "docs"
+        request.fieldsData = [ids, vectors, tags]
+        request.numRows = 3
+        return request
+    }
+
+    @Test func createInsertSearchQueryDelete() async throws {
+        try await LiveServer.withRunning { live in
+            var create = Milvus_CreateCollectionRequest()
+            create.collectionName = "docs"
+            create.schema = try Self.schemaBytes()
+            #expect(try await live.call("CreateCollection", create, as: Common_Status.self) == .success)
+
+            let inserted = try await live.call("Insert", Self.insertRequest(), as: Milvus_MutationResult.self)
+            #expect(!inserted.status.isError)
+            #expect(inserted.insertCnt == 3)
+            #expect(inserted.ids.intID.data == [1, 2, 3])
+
+            var query = Common_PlaceholderValue()
+            query.tag = "$0"; query.type = .floatVector
+            query.values = [[Float(1), 0.25]].map { v in
+                v.reduce(into: Data()) { d, x in withUnsafeBytes(of: x.bitPattern.littleEndian) { d.append(contentsOf: $0) } }
+            }
+            var group = Common_PlaceholderGroup()
+            group.placeholders = [query]
+            var search = Milvus_SearchRequest()
+            search.collectionName = "docs"
+            search.placeholderGroup = try group.serializedData()
+            search.outputFields = ["tag"]
+            search.searchParams = [Common_KeyValuePair(key: "topk", value: "2"), Common_KeyValuePair(key: "metric_type", value: "L2")]
+            let found = try await live.call("Search", search, as: Milvus_SearchResults.self)
+            #expect(!found.status.isError)
+            #expect(found.results.topks == [2])
+            #expect(found.results.ids.intID.data == [2, 1])
+            #expect(found.results.scores == [0.0625, 1.0625])
+            #expect(found.results.fieldsData.map(\.fieldName) == ["tag"])
+            #expect(found.results.fieldsData.first?.scalars.stringData.data == ["b", "a"])
+            #expect(found.results.primaryFieldName == "id")
+
+            var count = Milvus_QueryRequest()
+            count.collectionName = "docs"
+            count.outputFields = ["count(*)"]
+            let counted = try await live.call("Query", count, as: Milvus_QueryResults.self)
+            #expect(counted.fieldsData.first?.scalars.longData.data == [3])
+
+            var delete = Milvus_DeleteRequest()
+            delete.collectionName = "docs"
+            delete.expr = "tag in {tags}"
+            var tags = Schema_TemplateValue()
+            tags.arrayVal.stringData.data = ["a", "c"]
+            delete.exprTemplateValues = ["tags": tags]
+            let deleted = try await live.call("Delete", delete, as: Milvus_MutationResult.self)
+            #expect(deleted.deleteCnt == 2)
+
+            var rows = Milvus_QueryRequest()
+            rows.collectionName = "docs"
+            rows.expr = "id > 0"
+            rows.outputFields = ["tag"]
+            let left = try await live.call("Query", rows, as: Milvus_QueryResults.self)
+            #expect(left.fieldsData.map(\.fieldName) == ["id", "tag"])
+            #expect(left.fieldsData[0].scalars.longData.data == [2])
+        }
+    }
+
+    @Test func missingCollectionAndBadInput() async throws {
+        try await LiveServer.withRunning { live in
+            var describe = Milvus_DescribeCollectionRequest()
+            describe.collectionName = "nope"
+            let missing = try await live.call("DescribeCollection", describe, as: Milvus_DescribeCollectionResponse.self)
+            #expect(missing.status.code == 100)
+            #expect(missing.status.errorCode == .collectionNotExists)
+            #expect(missing.status.reason.contains("nope"))
+
+            var create = Milvus_CreateCollectionRequest()
+            create.collectionName = "docs"
+            create.schema = Data([0xFF, 0xFF])
+            let bad = try await live.call("CreateCollection", create, as: Common_Status.self)
+            #expect(bad.code == 1100)
+            #expect(bad.errorCode == .illegalArgument)
+            #expect(bad.extraInfo["is_input_error"] == "true")
+        }
+    }
+}
