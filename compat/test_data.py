@@ -195,3 +195,15 @@ def test_partition_key(client: MilvusClient):
     assert all(h["entity"]["tenant"] == "t1" for h in hits[0])
     assert client.query(coll, filter='tenant == "t2"', output_fields=["count(*)"])[0]["count(*)"] == 10
     client.drop_collection(coll)
+
+
+def test_upsert_with_auto_id_replaces_rows(client: MilvusClient):
+    coll = name("autoup")
+    client.create_collection(coll, dimension=2, auto_id=True)
+    first = list(client.insert(coll, [{"vector": [1.0, 0.0], "v": 1}, {"vector": [0.0, 1.0], "v": 2}])["ids"])
+    res = client.upsert(coll, [{"id": first[0], "vector": [5.0, 5.0], "v": 10}])
+    assert res["upsert_count"] == 1
+    rows = client.query(coll, filter="", limit=10, output_fields=["v"])
+    assert sorted(r["v"] for r in rows) == [2, 10]
+    assert first[0] not in [r["id"] for r in rows]
+    client.drop_collection(coll)

@@ -31,8 +31,19 @@ extension MilvusService {
             }
             let partition = m.partitionName.isEmpty ? nil : m.partitionName
             let result = try await engine {
-                let batch = try FieldDataCodec.decodeBatch(m.fieldsData, numRows: Int(m.numRows))
-                return try c.upsert(columns: batch, partition: partition)
+                var batch = try FieldDataCodec.decodeBatch(m.fieldsData, numRows: Int(m.numRows))
+                let pk = c.schema.primaryKey
+                guard pk.autoID, let keys = batch[pk.name] else { return try c.upsert(columns: batch, partition: partition) }
+                // The engine generates auto_id keys and refuses given ones. As in Milvus 2.4,
+                // an upsert then replaces the rows with those keys by rows with new keys: the
+                // old rows are deleted, then the new ones inserted (two writes, not one).
+                let old = (0..<keys.count).compactMap { i -> PrimaryKey? in
+                    if case .int(let k) = keys.value(at: i) { return .int(k) }
+                    return nil
+                }
+                batch[pk.name] = nil
+                _ = try c.delete(ids: old)
+                return try c.insert(columns: batch, partition: partition)
             }
             var response = Self.mutationResult(result, keyType: c.schema.primaryKey.dataType)
             response.upsertCnt = Int64(result.count)
