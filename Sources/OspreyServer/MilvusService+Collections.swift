@@ -267,15 +267,24 @@ extension MilvusService {
         request: ServerRequest<Milvus_ManualCompactionRequest>, context: ServerContext
     ) async throws -> ServerResponse<Milvus_ManualCompactionResponse> {
         await handle(request) { call, m in
+            let db = call.database(requestField: m.dbName)
+            let c: Collection
             if !m.collectionName.isEmpty {
-                _ = try collection(m.collectionName, in: call.database(requestField: m.dbName))
-            } else if m.collectionID == 0 {
+                c = try collection(m.collectionName, in: db)
+            } else if m.collectionID != 0 {
+                let names = try await engine { try database.listCollections(database: db) }
+                guard let found = names.lazy.compactMap({ try? database.collection($0, database: db) }).first(where: { $0.id == m.collectionID }) else {
+                    throw MilvusError(.collectionNotFound, "collection not found: id \(m.collectionID)")
+                }
+                c = found
+            } else {
                 throw MilvusError.invalid("ManualCompaction needs a collection name or id")
             }
-            // Segments are compacted as they are sealed; a manual request has nothing to do.
+            // Compaction runs to its end before the answer, so its state is Completed at once.
+            let rewritten = try await engine { try c.compact() }
             var response = Milvus_ManualCompactionResponse()
             response.compactionID = Int64(truncatingIfNeeded: clock.next().rawValue)
-            response.compactionPlanCount = 0
+            response.compactionPlanCount = Int32(clamping: rewritten)
             return response
         }
     }
