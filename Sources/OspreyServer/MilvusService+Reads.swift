@@ -204,7 +204,7 @@ extension MilvusService {
                 response.outputFields = ["count(*)"]
                 return response
             }
-            let limit: Int? = params["limit"].flatMap { $0.isEmpty ? nil : $0 } == nil ? nil : try SearchCodec.int(params, "limit", default: 0)
+            let limit = (params["limit"] ?? "").isEmpty ? nil : try SearchCodec.int(params, "limit", default: 0)
             let q = QueryRequest(
                 filter: m.expr, filterParams: filterParams, outputFields: wanted, partitions: m.partitionNames,
                 limit: limit, offset: try SearchCodec.int(params, "offset", default: 0))
