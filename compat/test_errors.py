@@ -107,3 +107,22 @@ def test_input_errors_are_marked(client, coll):
     assert err.value.code == 1100
     assert err.value.compatible_code == 5
     assert err.value.is_input_error is True
+
+
+def test_unsupported_features_say_so(client, coll):
+    from pymilvus import Function, FunctionType
+
+    decay = Function(name="d", input_field_names=["id"], function_type=FunctionType.RERANK,
+                     params={"reranker": "decay", "function": "gauss", "origin": 0, "scale": 10})
+    with pytest.raises(MilvusException) as err:
+        client.search(coll, data=[[0.0] * 4], limit=2, ranker=decay)
+    assert err.value.code == 1100 and "not supported" in err.value.message
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("text", DataType.VARCHAR, max_length=100, enable_analyzer=True)
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_function(Function(name="bm25", input_field_names=["text"], output_field_names=["sparse"],
+                                 function_type=FunctionType.BM25))
+    with pytest.raises(MilvusException) as err:
+        client.create_collection(f"bm25_{uuid.uuid4().hex[:6]}", schema=schema)
+    assert err.value.code == 1100 and "not supported" in err.value.message

@@ -168,3 +168,19 @@ def test_consistency_levels_read_own_writes(client, coll):
         hits = client.search(coll, data=[[9.0, 9.0, 9.0, 9.0]], anns_field="dense", limit=1, consistency_level=level)
         assert hits[0][0]["id"] == new_id
         client.delete(coll, ids=[new_id])
+
+
+def test_hybrid_search_with_rerank_functions(client, coll):
+    from pymilvus import Function, FunctionType
+
+    first = AnnSearchRequest(data=[vector(30)], anns_field="dense", param={}, limit=3)
+    second = AnnSearchRequest(data=[vector(60)], anns_field="dense", param={}, limit=3)
+    rrf = Function(name="rrf", input_field_names=[], function_type=FunctionType.RERANK,
+                   params={"reranker": "rrf", "k": 100})
+    hits = client.hybrid_search(coll, [first, second], rrf, limit=2)
+    assert [h["id"] for h in hits[0]] == [30, 60]
+    assert [h["distance"] for h in hits[0]] == pytest.approx([1 / 101] * 2, rel=1e-5)
+    weighted = Function(name="w", input_field_names=[], function_type=FunctionType.RERANK,
+                        params={"reranker": "weighted", "weights": [0.1, 0.9], "norm_score": True})
+    hits = client.hybrid_search(coll, [first, second], weighted, limit=1)
+    assert hits[0][0]["id"] == 60 and hits[0][0]["distance"] == pytest.approx(0.9, rel=1e-4)

@@ -13,6 +13,9 @@ extension MilvusService {
     ) async throws -> ServerResponse<Milvus_SearchResults> {
         await handle(request) { call, m in
             let c = try collection(m.collectionName, in: call.database(requestField: m.dbName))
+            guard !m.hasFunctionScore, m.functionChains.isEmpty else {
+                throw MilvusError.invalid("rerank functions on a single search are not supported by Osprey")
+            }
             let schema = c.schema
             let (hits, limit, groupBy) = try await engine { () throws -> ([SearchHits], Int, String?) in
                 let r = try Self.searchRequest(m, collection: c)
