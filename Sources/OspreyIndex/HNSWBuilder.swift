@@ -190,6 +190,7 @@ final class HNSWBuilder: @unchecked Sendable {
         var bound = entryDistance
         let buf = scratch.linkBuffer, dists = scratch.dists, gather = kernel.gather
         let vbase = UnsafeRawPointer(level0.pointer + vectorOffset), nodeBytes = self.nodeBytes, vb = vectorBytes
+        let prefetchBytes = Swift.min(vb, HNSWGraph.prefetchLimit)
         while !cand.isEmpty {
             let c = cand.pop()
             if c.d > bound && res.count >= ef { break }
@@ -199,7 +200,7 @@ final class HNSWBuilder: @unchecked Sendable {
                 let e = buf[j]
                 if visited[Int(e)] == epoch { continue }
                 visited[Int(e)] = epoch
-                osp_prefetch_range(vbase + Int(e) * nodeBytes, vb)
+                osp_prefetch_range(vbase + Int(e) * nodeBytes, prefetchBytes)
                 buf[m] = e
                 m += 1
             }

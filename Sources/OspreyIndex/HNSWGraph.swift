@@ -45,6 +45,10 @@ final class HNSWGraph: Sendable {
         pool = ScratchPool(nodeCount: n, linkCapacity: 2 * M + 1)
     }
 
+    /// Bytes of each neighbour's vector prefetched before a batch of distances: the first lines;
+    /// the hardware prefetcher streams the rest of longer vectors.
+    static let prefetchLimit = 256
+
     /// Bytes held: level-0 blocks, upper links, offsets, levels.
     var memoryBytes: Int { level0.byteCount + upper.byteCount + upperStart.byteCount + levels.byteCount }
 
@@ -90,6 +94,7 @@ final class HNSWGraph: Sendable {
         }
         let ids = scratch.linkBuffer, dists = scratch.dists, gather = self.gather, vb = vectorBytes
         let vbase = base + vOff
+        let prefetchBytes = Swift.min(vb, HNSWGraph.prefetchLimit)
         visited[cur] = epoch
         cand.push(HeapEntry(d: curD, id: UInt32(cur)))
         var bound = Float.infinity
@@ -106,7 +111,7 @@ final class HNSWGraph: Sendable {
                 let e = l[1 + j]
                 if visited[Int(e)] == epoch { continue }
                 visited[Int(e)] = epoch
-                osp_prefetch_range(vbase + Int(e) * nodeBytes, vb)
+                osp_prefetch_range(vbase + Int(e) * nodeBytes, prefetchBytes)
                 ids[m] = e
                 m += 1
             }
