@@ -101,3 +101,23 @@ def test_databases(osprey):
         client.use_database(db)
     assert err.value.code == 800
     client.close()
+
+
+def test_rename_into_another_database_and_describe_by_alias(osprey):
+    client = MilvusClient(uri=osprey.uri, timeout=10)
+    db, coll, alias = name("dbmv"), name("mv"), name("mval")
+    client.create_database(db)
+    client.create_collection(coll, dimension=2)
+    client.insert(coll, [{"id": 1, "vector": [1.0, 0.0]}])
+    client.create_alias(coll, alias)
+    assert client.describe_collection(alias)["collection_name"] == coll
+    client.drop_alias(alias)
+    client.rename_collection(coll, "moved", target_db=db)
+    assert not client.has_collection(coll)
+    client.use_database(db)
+    assert client.list_collections() == ["moved"]
+    assert client.get("moved", ids=[1])[0]["vector"] == pytest.approx([1.0, 0.0])
+    client.drop_collection("moved")
+    client.use_database("default")
+    client.drop_database(db)
+    client.close()
