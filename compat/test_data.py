@@ -207,3 +207,29 @@ def test_upsert_with_auto_id_replaces_rows(client: MilvusClient):
     assert sorted(r["v"] for r in rows) == [2, 10]
     assert first[0] not in [r["id"] for r in rows]
     client.drop_collection(coll)
+
+
+def test_concurrent_clients(osprey):
+    from concurrent.futures import ThreadPoolExecutor
+
+    coll = name("conc")
+    setup = MilvusClient(uri=osprey.uri, timeout=10)
+    setup.create_collection(coll, dimension=4, metric_type="L2")
+
+    def work(worker: int) -> int:
+        c = MilvusClient(uri=osprey.uri, timeout=30)
+        found = 0
+        for batch in range(5):
+            base = worker * 1000 + batch * 100
+            c.insert(coll, [{"id": base + i, "vector": [float(worker), float(batch), float(i), 1.0]} for i in range(100)])
+            hits = c.search(coll, data=[[float(worker), float(batch), 0.0, 1.0]], limit=5)
+            found += int(hits[0][0]["id"] == base)
+        c.close()
+        return found
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(work, range(4)))
+    assert results == [5, 5, 5, 5]
+    assert setup.get_collection_stats(coll) == {"row_count": 2000}
+    setup.drop_collection(coll)
+    setup.close()
