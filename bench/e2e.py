@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""End-to-end benchmark through pymilvus: Osprey and milvus-lite on the same data, in one run.
+
+Starts `osprey serve` and `milvus-lite server` on free loopback ports with temporary data
+directories, then for each system, through pymilvus's MilvusClient:
+
+  * inserts the base vectors in batches of 1,000 (rows/s, default durability),
+  * flushes, builds the same index (HNSW, M=16, efConstruction=200, L2) and loads,
+  * searches single queries (limit 10) from 1 and from 8 client processes: QPS, p50/p99
+    latency, recall@10 against exact ground truth computed here with numpy.
+
+Usage (creates .build-venv-e2e with pymilvus, numpy and milvus-lite on first use):
+
+    python3 bench/e2e.py --rows 100000 --dim 128 --queries 1000
+    python3 bench/e2e.py --osprey-bin .build/release/osprey --clients 1,8 --ef 64
+
+The data is seeded: Gaussian clusters (--clusters) with noise, so that recall means something.
+Results print as a table and go to bench/results/e2e-<time>.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV = os.path.join(ROOT, ".build-venv-e2e")
+REQUIREMENTS = ["pymilvus==3.0.2", "numpy", "milvus-lite==3.2.2"]
+
+
+def ensure_venv() -> None:
+    """Re-runs this script inside the benchmark venv, creating it when missing."""
+    python = os.path.join(VENV, "bin", "python")
+    if os.path.realpath(sys.prefix) == os.path.realpath(VENV):
+        return
+    if not os.path.exists(python):
+        print(f"creating {VENV} with {', '.join(REQUIREMENTS)}", flush=True)
+        subprocess.check_call([sys.executable, "-m", "venv", VENV])
+        subprocess.check_call([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *REQUIREMENTS])
+    os.execv(python, [python, os.path.abspath(__file__), *sys.argv[1:]])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing listening on port {port} after {timeout}s")
+
+
+def start_osprey(binary: str, data: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    proc = subprocess.Popen([binary, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", data],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+    wait_port(port, proc)
+    return proc, port
+
+
+def start_milvus_lite(data: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    exe = os.path.join(VENV, "bin", "milvus-lite")
+    proc = subprocess.Popen([exe, "server", "--host", "127.0.0.1", "--port", str(port), "--data-dir", data],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, proc)
+    return proc, port
+
+
+def make_data(rows: int, dim: int, nq: int, clusters: int, seed: int):
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(clusters, dim)).astype(np.float32)
+    def sample(n):
+        c = rng.integers(0, clusters, size=n)
+        return (centers[c] + 0.35 * rng.normal(size=(n, dim))).astype(np.float32)
+    base, queries = sample(rows), sample(nq)
+    truth = np.empty((nq, 10), dtype=np.int64)
+    norms = (base * base).sum(axis=1)
+    for s in range(0, nq, 256):
+        q = queries[s:s + 256]
+        d = norms[None, :] - 2 * q @ base.T
+        part = np.argpartition(d, 10, axis=1)[:, :10]
+        order = np.take_along_axis(d, part, axis=1).argsort(axis=1)
+        truth[s:s + 256] = np.take_along_axis(part, order, axis=1)
+    return base, queries, truth
+
+
+def load(uri: str, name: str, base, index: dict) -> dict:
+    from pymilvus import DataType, MilvusClient
+    client = MilvusClient(uri)
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=base.shape[1])
+    client.create_collection(name, schema=schema)
+    t0 = time.perf_counter()
+    for s in range(0, len(base), 1000):
+        chunk = base[s:s + 1000]
+        client.insert(name, [{"id": s + i, "vector": v} for i, v in enumerate(chunk.tolist())])
+    insert_s = time.perf_counter() - t0
+    client.flush(name)
+    params = client.prepare_index_params()
+    params.add_index(field_name="vector", index_type=index["type"], metric_type="L2", params=index["params"])
+    t0 = time.perf_counter()
+    client.create_index(name, params)
+    client.load_collection(name)
+    build_s = time.perf_counter() - t0
+    client.close()
+    return {"insert_rows_per_s": len(base) / insert_s, "insert_s": insert_s, "index_build_s": build_s}
+
+
+def search_worker(uri, name, queries, ids, k, search_params, duration, out):
+    from pymilvus import MilvusClient
+    client = MilvusClient(uri)
+    client.search(name, data=[queries[0]], limit=k, search_params=search_params)  # warm-up
+    latencies, found = [], {}
+    deadline = time.perf_counter() + duration
+    i = 0
+    while time.perf_counter() < deadline:
+        j = i % len(queries)
+        t0 = time.perf_counter()
+        res = client.search(name, data=[queries[j]], limit=k, search_params=search_params)
+        latencies.append(time.perf_counter() - t0)
+        found[ids[j]] = [hit["id"] for hit in res[0]]
+        i += 1
+    out.put((latencies, found))
+    client.close()
+
+
+def measure(uri: str, name: str, queries, truth, k: int, search_params: dict, clients: int, duration: float) -> dict:
+    import numpy as np
+    out = mp.Queue()
+    procs = []
+    qlist = queries.tolist()
+    for c in range(clients):
+        idx = list(range(c, len(qlist), clients))
+        p = mp.Process(target=search_worker, args=(uri, name, [qlist[i] for i in idx], idx, k, search_params, duration, out))
+        p.start()
+        procs.append(p)
+    t0 = time.perf_counter()
+    results = [out.get() for _ in procs]
+    wall = time.perf_counter() - t0
+    for p in procs:
+        p.join()
+    lat = np.array([x for r in results for x in r[0]]) * 1000
+    found = {}
+    for r in results:
+        found.update(r[1])
+    recall = np.mean([len(set(found[q]) & set(truth[q][:k].tolist())) / k for q in found])
+    return {"clients": clients, "qps": len(lat) / wall, "p50_ms": float(np.percentile(lat, 50)),
+            "p99_ms": float(np.percentile(lat, 99)), "recall@10": float(recall), "searches": int(len(lat)),
+            "queries_covered": len(found)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--dim", type=int, default=128)
+    ap.add_argument("--queries", type=int, default=1_000)
+    ap.add_argument("--clusters", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--ef", type=int, default=64)
+    ap.add_argument("--clients", default="1,8")
+    ap.add_argument("--duration", type=float, default=10.0, help="seconds of searching per setting")
+    ap.add_argument("--osprey-bin", default=os.path.join(ROOT, ".build", "release", "osprey"))
+    ap.add_argument("--only", choices=["osprey", "milvus-lite"], help="measure one system only")
+    args = ap.parse_args()
+    ensure_venv()
+    import numpy as np  # noqa: F401  (venv check)
+
+    print(f"data: {args.rows} x {args.dim} clustered (seed {args.seed}), {args.queries} queries", flush=True)
+    base, queries, truth = make_data(args.rows, args.dim, args.queries, args.clusters, args.seed)
+    index = {"type": "HNSW", "params": {"M": 16, "efConstruction": 200}}
+    search_params = {"metric_type": "L2", "params": {"ef": args.ef}}
+    systems = [s for s in ["osprey", "milvus-lite"] if args.only in (None, s)]
+    report = {"machine": os.uname().nodename, "cpus": os.cpu_count(), "rows": args.rows, "dim": args.dim,
+              "queries": args.queries, "ef": args.ef, "systems": {}}
+    for system in systems:
+        data = tempfile.mkdtemp(prefix=f"e2e-{system}-")
+        proc, port = start_osprey(args.osprey_bin, data) if system == "osprey" else start_milvus_lite(data)
+        uri = f"http://127.0.0.1:{port}"
+        try:
+            used = dict(index)
+            try:
+                loaded = load(uri, "bench", base, used)
+            except Exception as e:  # an index type the system does not have
+                print(f"{system}: HNSW failed ({e}); using AUTOINDEX", flush=True)
+                from pymilvus import MilvusClient
+                MilvusClient(uri).drop_collection("bench")
+                used = {"type": "AUTOINDEX", "params": {}}
+                loaded = load(uri, "bench", base, used)
+            print(f"{system}: inserted at {loaded['insert_rows_per_s']:.0f} rows/s, index {used['type']} in {loaded['index_build_s']:.1f}s", flush=True)
+            runs = []
+            for c in [int(x) for x in args.clients.split(",")]:
+                r = measure(uri, "bench", queries, truth, 10, search_params, c, args.duration)
+                print(f"{system}: {c} clients: {r['qps']:.0f} QPS, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, recall@10 {r['recall@10']:.3f}", flush=True)
+                runs.append(r)
+            report["systems"][system] = {"index": used, **loaded, "search": runs}
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            shutil.rmtree(data, ignore_errors=True)
+
+    if len(report["systems"]) == 2:
+        o, m = report["systems"]["osprey"], report["systems"]["milvus-lite"]
+        print("\n| measure | Osprey | milvus-lite | Osprey / milvus-lite |\n|---|---|---|---|")
+        print(f"| insert rows/s | {o['insert_rows_per_s']:.0f} | {m['insert_rows_per_s']:.0f} | {o['insert_rows_per_s'] / m['insert_rows_per_s']:.1f}x |")
+        for ro, rm in zip(o["search"], m["search"]):
+            c = ro["clients"]
+            print(f"| search QPS, {c} client(s) | {ro['qps']:.0f} | {rm['qps']:.0f} | {ro['qps'] / rm['qps']:.1f}x |")
+            print(f"| p50 / p99 ms, {c} client(s) | {ro['p50_ms']:.2f} / {ro['p99_ms']:.2f} | {rm['p50_ms']:.2f} / {rm['p99_ms']:.2f} | |")
+            print(f"| recall@10, {c} client(s) | {ro['recall@10']:.3f} | {rm['recall@10']:.3f} | |")
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    path = os.path.join(ROOT, "bench", "results", time.strftime("e2e-%Y%m%d-%H%M%S.json"))
+    with open(path, "w") as f:
+        json.dump(report, f, indent=2)
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
