@@ -100,6 +100,38 @@ struct EngineRPCTests {
         }
     }
 
+    @Test func segmentsAndCompactionById() async throws {
+        try await LiveServer.withRunning { live in
+            var create = Milvus_CreateCollectionRequest()
+            create.collectionName = "docs"
+            create.schema = try Self.schemaBytes()
+            _ = try await live.call("CreateCollection", create, as: Common_Status.self)
+            _ = try await live.call("Insert", Self.insertRequest(), as: Milvus_MutationResult.self)
+
+            var segments = Milvus_GetPersistentSegmentInfoRequest()
+            segments.collectionName = "docs"
+            let info = try await live.call("GetPersistentSegmentInfo", segments, as: Milvus_GetPersistentSegmentInfoResponse.self)
+            #expect(info.infos.map(\.numRows).reduce(0, +) == 3)
+            #expect(info.infos.allSatisfy { $0.state == .flushed })
+
+            var describe = Milvus_DescribeCollectionRequest()
+            describe.collectionName = "docs"
+            let id = try await live.call("DescribeCollection", describe, as: Milvus_DescribeCollectionResponse.self).collectionID
+            var compact = Milvus_ManualCompactionRequest()
+            compact.collectionID = id
+            let job = try await live.call("ManualCompaction", compact, as: Milvus_ManualCompactionResponse.self)
+            #expect(!job.status.isError)
+            #expect(job.compactionID != 0)
+            var state = Milvus_GetCompactionStateRequest()
+            state.compactionID = job.compactionID
+            #expect(try await live.call("GetCompactionState", state, as: Milvus_GetCompactionStateResponse.self).state == .completed)
+
+            compact.collectionID = id + 12345
+            let missing = try await live.call("ManualCompaction", compact, as: Milvus_ManualCompactionResponse.self)
+            #expect(missing.status.code == 100)
+        }
+    }
+
     @Test func missingCollectionAndBadInput() async throws {
         try await LiveServer.withRunning { live in
             var describe = Milvus_DescribeCollectionRequest()
