@@ -171,6 +171,31 @@ def measure(uri: str, name: str, queries, truth, k: int, search_params: dict, cl
             "queries_covered": len(found)}
 
 
+def write_vecs(path: str, array, dtype) -> None:
+    import numpy as np
+    a = np.ascontiguousarray(array, dtype=dtype)
+    rec = np.empty((a.shape[0], a.shape[1] + 1), dtype=np.int32)
+    rec[:, 0] = a.shape[1]
+    rec[:, 1:] = a.view(np.int32)
+    rec.tofile(path)
+
+
+def in_process(binary: str, base, queries, truth, ef: int, duration: float) -> dict:
+    """The same search in-process (`osprey engine-bench`), the baseline for the server's cost."""
+    import numpy as np
+    tmp = tempfile.mkdtemp(prefix="e2e-vecs-")
+    try:
+        write_vecs(os.path.join(tmp, "base.fvecs"), base, np.float32)
+        write_vecs(os.path.join(tmp, "query.fvecs"), queries, np.float32)
+        write_vecs(os.path.join(tmp, "gt.ivecs"), truth, np.int32)
+        out = subprocess.check_output([binary, "engine-bench", "--base", os.path.join(tmp, "base.fvecs"),
+                                       "--query", os.path.join(tmp, "query.fvecs"), "--gt", os.path.join(tmp, "gt.ivecs"),
+                                       "--search", f"ef={ef}", "--seconds", str(duration)], text=True)
+        return json.loads(out.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=100_000)
@@ -222,6 +247,13 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
             shutil.rmtree(data, ignore_errors=True)
+
+    if "osprey" in report["systems"]:
+        base_line = in_process(args.osprey_bin, base, queries, truth, args.ef, args.duration)
+        report["osprey_in_process"] = base_line
+        one = report["systems"]["osprey"]["search"][0]
+        print(f"osprey in-process: {base_line['qps']:.0f} QPS on one thread, p50 {base_line['p50_ms']:.3f} ms, "
+              f"recall@10 {base_line.get('recall', 0):.3f}; pymilvus round trip adds {one['p50_ms'] - base_line['p50_ms']:.2f} ms at p50", flush=True)
 
     if len(report["systems"]) == 2:
         o, m = report["systems"]["osprey"], report["systems"]["milvus-lite"]

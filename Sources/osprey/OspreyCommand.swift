@@ -6,6 +6,6 @@ struct OspreyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "osprey",
         abstract: "Osprey, a vector database that speaks Milvus's client protocol.",
-        subcommands: [ServeCommand.self, BenchCommand.self, DemoCommand.self, CrashWriterCommand.self]
+        subcommands: [ServeCommand.self, BenchCommand.self, EngineBenchCommand.self, DemoCommand.self, CrashWriterCommand.self]
     )
 }

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import Osprey
+
+/// `osprey engine-bench`: the engine's search path in-process (snapshot, index, merge, ids),
+/// the baseline against which the server's per-request cost is measured.
+struct EngineBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine-bench",
+        abstract: "Load fvecs data into an in-process collection, index it and time single-query searches (release build).")
+
+    @Option(help: "Base vectors (.fvecs).") var base: String
+    @Option(help: "Query vectors (.fvecs).") var query: String
+    @Option(help: "Ground-truth ids (.ivecs), nearest first; gives recall.") var gt: String?
+    @Option(help: "L2, IP or COSINE.") var metric = "L2"
+    @Option(help: "Index type (Milvus's name).") var index = "HNSW"
+    @Option(help: "Build parameters, e.g. 'M=16,efConstruction=200'.") var build = "M=16,efConstruction=200"
+    @Option(help: "Search parameters, e.g. 'ef=64'.") var search = "ef=64"
+    @Option(help: "Hits per query.") var k = 10
+    @Option(help: "Seconds of searching.") var seconds = 5.0
+
+    func run() throws {
+        guard let m = Metric(milvusName: metric) else { throw ValidationError("unknown metric \(metric)") }
+        let (dim, baseValues) = try VecsFile.read(base, as: Float.self)
+        let (qdim, queryValues) = try VecsFile.read(query, as: Float.self)
+        guard qdim == dim else { throw ValidationError("queries have dim \(qdim), base has \(dim)") }
+        let rows = baseValues.count / dim, nq = queryValues.count / dim
+        let db = Database.inMemory(options: DatabaseOptions(segmentMaxRows: rows + 1))
+        let c = try db.createCollection("bench", schema: CollectionSchema(fields: [.primaryKey("id"), .vector("v", dim: dim)]))
+        let clock = ContinuousClock()
+        let start = clock.now
+        for s in stride(from: 0, to: rows, by: 10_000) {
+            let n = min(10_000, rows - s)
+            try c.insert(columns: ColumnBatch(rowCount: n, columns: [
+                "id": Column(.int64((s ..< s + n).map(Int64.init))),
+                "v": Column(.floatVector(dim: dim, Array(baseValues[s * dim ..< (s + n) * dim]))),
+            ]))
+        }
+        let insertDone = clock.now
+        try c.createIndex(field: "v", indexType: index, metric: m, params: try pairs(build))
+        try c.flush()
+        c.waitForIndexBuilds()
+        let built = clock.now
+        let params = try pairs(search)
+        var latencies: [Double] = []
+        var found: [Int: [Int64]] = [:]
+        let deadline = clock.now + .milliseconds(Int(seconds * 1000))
+        var i = 0
+        while clock.now < deadline {
+            let q = i % nq
+            let t0 = clock.now
+            let hits = try c.search(SearchRequest(vectors: [.floatVector(Array(queryValues[q * dim ..< (q + 1) * dim]))],
+                                                  limit: k, metric: m, params: params))[0]
+            latencies.append((clock.now - t0).seconds * 1000)
+            found[q] = hits.ids.map { if case .int(let v) = $0 { v } else { -1 } }
+            i += 1
+        }
+        var recall: Double? = nil
+        if let gt {
+            let (gdim, truth) = try VecsFile.read(gt, as: Int32.self)
+            var sum = 0.0
+            for (q, ids) in found {
+                let t = Set(truth[q * gdim ..< q * gdim + min(k, gdim)].map(Int64.init))
+                sum += Double(ids.filter(t.contains).count) / Double(k)
+            }
+            recall = sum / Double(found.count)
+        }
+        latencies.sort()
+        let total = latencies.reduce(0, +)
+        var out: [String: Any] = [
+            "mode": "in-process", "rows": rows, "dim": dim, "index": index, "build": build, "search": search, "k": k,
+            "insert_s": (insertDone - start).seconds, "build_s": (built - insertDone).seconds,
+            "searches": latencies.count, "qps": Double(latencies.count) / (total / 1000),
+            "p50_ms": latencies[latencies.count / 2], "p99_ms": latencies[min(latencies.count - 1, latencies.count * 99 / 100)],
+        ]
+        if let recall { out["recall"] = recall }
+        let json = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
+        print(String(decoding: json, as: UTF8.self))
+        try db.close()
+    }
+
+    private func pairs(_ s: String) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for part in s.split(separator: ",") where !part.isEmpty {
+            let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2 else { throw ValidationError("expected key=value, got '\(part)'") }
+            out[kv[0]] = kv[1]
+        }
+        return out
+    }
+}
