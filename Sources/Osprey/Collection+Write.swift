@@ -137,7 +137,20 @@ extension Collection {
         }
         for s in Set(locations.map(\.segment)) { segs[s]?.publish() }
         committed.store(ts.rawValue, ordering: .releasing)
-        if !sealed.isEmpty { scheduleIndexBuilds(sealed) }
+        if !sealed.isEmpty {
+            scheduleIndexBuilds(sealed)
+            scheduleCheckpoint()
+        }
+    }
+
+    /// In a durable database, writes the newly sealed segments to files in the background
+    /// (a checkpoint that seals nothing else); the rows stay in the WAL until it is done.
+    func scheduleCheckpoint() {
+        guard let hook = context.flushHook.withLock({ $0 }) else { return }
+        context.checkpointQueue.async { [weak self] in
+            guard let self, !self.context.isClosed else { return }
+            try? hook(self, false)
+        }
     }
 
     /// Appends the rows to their partitions' growing segments, sealing full ones; returns each

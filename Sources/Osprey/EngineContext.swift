@@ -1,3 +1,4 @@
+import Dispatch
 import OspreyCore
 import Synchronization
 
@@ -41,6 +42,8 @@ final class EngineContext: Sendable {
     /// segments first when the flag is true (`Collection.flush`) — that writes sealed
     /// segments to files and advances the WAL checkpoint.
     let flushHook = Mutex<(@Sendable (Collection, Bool) throws -> Void)?>(nil)
+    /// Where checkpoints triggered by segments filling up run, one at a time.
+    let checkpointQueue = DispatchQueue(label: "osprey.checkpoint", qos: .utility)
     private let nextID = Atomic<Int64>(1)
     private let closedFlag = Atomic<Bool>(false)
 

@@ -179,6 +179,7 @@ import OspreyCore
             try c.insert((200..<210).map { DurabilityFixture.row($0, version: 3) }, partition: "p")
             try c.delete(ids: (0..<10).map { .int($0) })
             try c.delete(ids: [.int(200), .int(20)], partition: "p")  // only 200 is in p
+            db.context.checkpointQueue.sync {}  // background checkpoints of full segments are done
             try c.flush()
             try c.insert([DurabilityFixture.row(5, version: 4)])
             let auto = try db.createCollection("auto", schema: CollectionSchema(fields: [.primaryKey("id", autoID: true), .vector("v", dim: 2)]))

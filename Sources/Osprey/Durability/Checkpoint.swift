@@ -22,6 +22,7 @@ extension DurableStorage {
     /// (every collection when nil).
     func checkpoint(_ db: Database, sealing: Set<Int64>?) throws {
         try checkpointLock.withLock { _ in
+            guard !isClosed else { return }
             let collections = db.namespaces.withLock { ns in ns.values.flatMap { $0.collections.values } }.sorted { $0.id < $1.id }
             var growing: [Segment] = []
             var cut: UInt64 = 0

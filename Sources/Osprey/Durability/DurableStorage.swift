@@ -105,12 +105,6 @@ final class DurableStorage: Sendable {
         let storage = DurableStorage(directory: path, lock: lock, catalog: catalog, wal: wal, files: files, fs: fs, recovery: report)
         let db = Database(path: path, options: options, log: WALMutationLog(wal: wal), catalog: catalog, storage: storage)
         db.restoreCatalog(state)
-        db.context.flushHook.withLock {
-            $0 = { [weak db] c, seal in
-                guard let db, let storage = db.storage else { return }
-                try storage.checkpoint(db, sealing: seal ? [c.id] : [])
-            }
-        }
         do {
             let start = TimestampOracle.nowMilliseconds()
             let marks = try storage.loadSegments(db, state)
@@ -120,6 +114,14 @@ final class DurableStorage: Sendable {
             let now = db.context.oracle.next().rawValue
             for c in db.namespaces.withLock({ $0.values.flatMap { $0.collections.values } }) {
                 if c.committed.load(ordering: .relaxed) < now { c.committed.store(now, ordering: .releasing) }
+            }
+            // Checkpoints only after replay: one taken halfway would cut the WAL past records
+            // not yet applied.
+            db.context.flushHook.withLock {
+                $0 = { [weak db] c, seal in
+                    guard let db, let storage = db.storage, !db.context.isClosed else { return }
+                    try storage.checkpoint(db, sealing: seal ? [c.id] : [])
+                }
             }
             storage.report.withLock {
                 $0.replayedRecords = stats.records
@@ -175,6 +177,14 @@ final class DurableStorage: Sendable {
 
     /// Closes the WAL and the manifest and releases the directory lock.
     func close() throws(OspreyError) {
+        // Waits for a checkpoint in progress; later ones see `isClosed` and do nothing.
+        try checkpointLock.withLock { _ throws(OspreyError) in try closeLocked() }
+    }
+
+    /// Whether `close` has run.
+    var isClosed: Bool { closed.load(ordering: .acquiring) }
+
+    private func closeLocked() throws(OspreyError) {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         var failure: OspreyError?
         do { try wal.close() } catch { failure = Durability.storageError(error, doing: "closing the write-ahead log in \(wal.directory)") }
