@@ -67,3 +67,14 @@ def test_compaction_keeps_live_rows(client: MilvusClient):
     hits = client.search(coll, data=[[41.0, 1.0]], limit=1)
     assert hits[0][0]["id"] == 41
     client.drop_collection(coll)
+
+
+def test_second_server_on_the_same_directory_is_refused(osprey):
+    import subprocess
+
+    from conftest import _osprey_bin
+
+    result = subprocess.run([str(_osprey_bin()), "serve", "--host", "127.0.0.1", "--port", "0",
+                             "--data-dir", str(osprey.data_dir)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert "cannot open the database" in result.stderr and "locked by another" in result.stderr
