@@ -37,7 +37,7 @@ extension MilvusService {
             let c = try collection(m.collectionName, in: call.database(requestField: m.dbName))
             let schema = c.schema
             let rank = m.rankParams.dictionary
-            let ranker = try Self.ranker(rank, functionScore: m.hasFunctionScore ? m.functionScore : nil, requests: m.requests.count)
+            let ranker = try Self.ranker(rank, functionScore: m.hasFunctionScore ? m.functionScore : nil)
             let limit = try SearchCodec.int(rank, "limit", default: 10)
             let offset = try SearchCodec.int(rank, "offset", default: 0)
             let round = try SearchCodec.int(rank, "round_decimal", default: -1)
@@ -102,7 +102,7 @@ extension MilvusService {
 
     /// The fusion a HybridSearch asks for, from `rank_params` (`strategy`, `params`) or a
     /// rerank function (`reranker`, `k`, `weights`, `norm_score`).
-    static func ranker(_ rank: [String: String], functionScore: Schema_FunctionScore?, requests: Int) throws -> HybridRanker {
+    static func ranker(_ rank: [String: String], functionScore: Schema_FunctionScore?) throws -> HybridRanker {
         var strategy = rank["strategy"]?.lowercased() ?? ""
         var params: [String: JSONValue] = [:]
         if let text = rank["params"], !text.isEmpty {

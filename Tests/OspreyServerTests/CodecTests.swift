@@ -164,17 +164,17 @@ struct CodecTests {
     }
 
     @Test func rankersParse() throws {
-        #expect(try MilvusService.ranker(["strategy": "rrf", "params": #"{"k": 20}"#], functionScore: nil, requests: 2) == .rrf(k: 20))
-        #expect(try MilvusService.ranker([:], functionScore: nil, requests: 2) == .rrf(k: 60))
+        #expect(try MilvusService.ranker(["strategy": "rrf", "params": #"{"k": 20}"#], functionScore: nil) == .rrf(k: 20))
+        #expect(try MilvusService.ranker([:], functionScore: nil) == .rrf(k: 60))
         #expect(try MilvusService.ranker(["strategy": "weighted", "params": #"{"weights": [0.7, 0.3], "norm_score": true}"#],
-                                         functionScore: nil, requests: 2) == .weighted(weights: [0.7, 0.3], normalize: true))
+                                         functionScore: nil) == .weighted(weights: [0.7, 0.3], normalize: true))
         var function = Schema_FunctionSchema()
         function.params = [Common_KeyValuePair(key: "reranker", value: "weighted"), Common_KeyValuePair(key: "weights", value: "[1, 2]")]
         var score = Schema_FunctionScore()
         score.functions = [function]
-        #expect(try MilvusService.ranker([:], functionScore: score, requests: 2) == .weighted(weights: [1, 2], normalize: false))
-        #expect(throws: MilvusError.self) { try MilvusService.ranker(["strategy": "max"], functionScore: nil, requests: 2) }
-        #expect(throws: MilvusError.self) { try MilvusService.ranker(["strategy": "weighted"], functionScore: nil, requests: 2) }
+        #expect(try MilvusService.ranker([:], functionScore: score) == .weighted(weights: [1, 2], normalize: false))
+        #expect(throws: MilvusError.self) { try MilvusService.ranker(["strategy": "max"], functionScore: nil) }
+        #expect(throws: MilvusError.self) { try MilvusService.ranker(["strategy": "weighted"], functionScore: nil) }
     }
 
     @Test func outputNamesSpellOutTheStar() {
