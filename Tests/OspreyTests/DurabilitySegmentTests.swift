@@ -91,24 +91,43 @@ import OspreyCore
         try reopened.close()
     }
 
-    @Test func declaredIndexesAreRebuiltAfterReopening() throws {
-        let dir = DurabilityTemporaryDirectory("osprey-index-rebuild")
+    @Test func indexesAreSavedBesideSegmentsAndRebuiltWhenDamaged() throws {
+        let dir = DurabilityTemporaryDirectory("osprey-index-files")
         do {
             let db = try Database.open(at: dir.path, options: Self.options)
             let c = try db.createCollection("c", schema: DurabilityFixture.schema)
             try c.createIndex(field: "vec", indexType: "HNSW", metric: .l2, params: ["M": "8", "efConstruction": "32"])
             try c.insert((0..<600).map { DurabilityFixture.row($0, version: 1) })
-            try db.close()
+            try c.flush()
+            c.waitForIndexBuilds()
+            try db.close()  // the checkpoint saves the built indexes
         }
+        let indexFiles = segmentFilesAll(dir).filter { $0.contains("/index-") }
+        #expect(indexFiles.count == 3, "one index file per sealed segment: \(indexFiles)")
+        do {
+            let db = try Database.open(at: dir.path, options: Self.options)
+            let c = try db.collection("c")
+            #expect(try c.indexProgress(name: "vec").state == .finished, "loaded, not rebuilt")
+            #expect(db.context.indexBuilds.pending == 0)
+            let hits = try c.search(SearchRequest(vectors: [.floatVector(DurabilityFixture.vector(123, 1))], limit: 1))
+            #expect(hits.first?.ids == [.int(123)])
+            try db.storage!.close()
+        }
+        // A damaged index file is derived data: the index is rebuilt in the background.
+        try FaultInjectingFileSystem().flipBit(dir.join("segments/" + indexFiles[0]), offset: 100)
         let db = try Database.open(at: dir.path, options: Self.options)
         let c = try db.collection("c")
         c.waitForIndexBuilds()
         let progress = try c.indexProgress(name: "vec")
         #expect(progress.state == .finished)
         #expect(progress.indexedRows == 600)
-        let hits = try c.search(SearchRequest(vectors: [.floatVector(DurabilityFixture.vector(123, 1))], limit: 1))
-        #expect(hits.first?.ids == [.int(123)])
+        let hits = try c.search(SearchRequest(vectors: [.floatVector(DurabilityFixture.vector(321, 1))], limit: 1))
+        #expect(hits.first?.ids == [.int(321)])
         try db.close()
+    }
+
+    func segmentFilesAll(_ dir: DurabilityTemporaryDirectory) -> [String] {
+        (FileManager.default.enumerator(atPath: dir.join("segments"))?.allObjects as? [String] ?? []).sorted()
     }
 
     @Test func damagedSegmentFileIsAClearError() throws {

@@ -18,6 +18,7 @@ import OspreyCore
 //   segmentList := zigzag(collectionID) varint(s) segment*s
 //   segment    := zigzag(segmentID) string(partition) zigzag(partitionID) varint(rows)
 //                 u64(firstLSN) u64(lastLSN) varint(lastRows) string(dataKey) string(deletesKey; "" = none)
+//                 varint(i) (zigzag(indexID) string(indexKey))*i      saved vector indexes
 //   collection := zigzag(id) string(database; "" = unchanged) string(name) u64(created) u64(updated)
 //                 varint(numPartitions) schema props string(description) string(consistencyLevel)
 //                 varint(p) (string(name) zigzag(id) u64(created))*p varint(x) index*x
@@ -77,6 +78,8 @@ struct SegmentRecord: Sendable, Hashable {
     /// Object keys of the segment file and of its delete state ("" = no deletes).
     var dataKey: String
     var deletesKey: String
+    /// Saved vector indexes (`serialized()` images): object key by index id.
+    var indexKeys: [Int64: String] = [:]
 }
 
 /// A change to the catalog, as appended to the manifest.
@@ -269,6 +272,8 @@ enum CatalogCodec {
                 w.writeVarint(UInt64(s.lastRows))
                 w.writeString(s.dataKey)
                 w.writeString(s.deletesKey)
+                w.writeVarint(UInt64(s.indexKeys.count))
+                for id in s.indexKeys.keys.sorted() { w.writeSignedVarint(id); w.writeString(s.indexKeys[id]!) }
             }
         }
     }
@@ -279,10 +284,12 @@ enum CatalogCodec {
             let id = try r.readSignedVarint()
             var list: [SegmentRecord] = []
             for _ in 0..<(try ValueCodec.readCount(&r)) {
-                list.append(SegmentRecord(
+                var s = SegmentRecord(
                     segmentID: try r.readSignedVarint(), partition: try r.readString(), partitionID: try r.readSignedVarint(),
                     rows: Int(try r.readVarint() & 0xFFFF_FFFF), firstLSN: try r.readUInt64(), lastLSN: try r.readUInt64(),
-                    lastRows: Int(try r.readVarint() & 0xFFFF_FFFF), dataKey: try r.readString(), deletesKey: try r.readString()))
+                    lastRows: Int(try r.readVarint() & 0xFFFF_FFFF), dataKey: try r.readString(), deletesKey: try r.readString())
+                for _ in 0..<(try ValueCodec.readCount(&r)) { let id = try r.readSignedVarint(); s.indexKeys[id] = try r.readString() }
+                list.append(s)
             }
             out[id] = list
         }

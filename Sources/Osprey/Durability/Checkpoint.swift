@@ -54,12 +54,19 @@ extension DurableStorage {
                             p.deletesKey = try files.writeDeletes(seg, collection: c.id, checkpoint: cut)
                             p.persistedDeletes = deleted
                         }
+                        // Vector indexes built since the last checkpoint are saved beside the segment.
+                        let built = seg.indexes.withLock { Array($0.values) }.filter { $0.rows == seg.rowCount }
+                        for b in built where p.indexKeys[b.indexID] == nil {
+                            p.indexKeys[b.indexID] = try files.writeIndex(b, segment: seg, collection: c.id)
+                        }
+                        let live = Set(built.map(\.indexID))
+                        p.indexKeys = p.indexKeys.filter { live.contains($0.key) }
                         list.append(SegmentRecord(
                             segmentID: Int64(bitPattern: seg.id.rawValue), partition: seg.partition, partitionID: pid, rows: seg.rowCount,
                             firstLSN: p.firstLSN, lastLSN: p.lastLSN, lastRows: p.lastRows, dataKey: p.dataKey!,
-                            deletesKey: p.deletesKey ?? ""))
+                            deletesKey: p.deletesKey ?? "", indexKeys: p.indexKeys))
                         keep[SegmentFiles.directoryKey(collection: c.id, segment: seg.id), default: []].formUnion(
-                            [p.dataKey!, p.deletesKey].compactMap { $0 })
+                            [p.dataKey!, p.deletesKey].compactMap { $0 } + p.indexKeys.values)
                         updates.append((seg, p))
                     }
                     lists[c.id] = list
@@ -111,13 +118,16 @@ extension DurableStorage {
         var marks: [Int64: [Int64: ReplayWatermark]] = [:]
         for (cid, records) in state.segments {
             guard let c = byID[cid] else { continue }
-            let (schema, partitions) = c.meta.withLock { ($0.schema, $0.partitions) }
+            let (schema, partitions, declared) = c.meta.withLock { ($0.schema, $0.partitions, $0.indexes) }
             var loaded: [Segment] = []
             for r in records {
                 guard let p = partitions.first(where: { $0.id == r.partitionID }) else { continue }
-                do { loaded.append(try files.load(r, collection: cid, partition: p.name, schema: schema)) } catch {
+                let seg: Segment
+                do { seg = try files.load(r, collection: cid, partition: p.name, schema: schema) } catch {
                     throw Durability.storageError(error, doing: "loading segment \(r.segmentID) of collection '\(c.name)'")
                 }
+                files.loadIndexes(r, into: seg, declared: declared)
+                loaded.append(seg)
                 let m = ReplayWatermark(lsn: r.lastLSN, rows: r.lastRows)
                 if let old = marks[cid]?[r.partitionID], (old.lsn, old.rows) >= (m.lsn, m.rows) { continue }
                 marks[cid, default: [:]][r.partitionID] = m

@@ -1,4 +1,5 @@
 import OspreyCore
+import OspreyIndex
 import OspreyStorage
 
 // Sealed segment files, written through the object store under
@@ -11,6 +12,8 @@ import OspreyStorage
 //     section "timestamps"  u64 × rows, the insert timestamp of each row
 //   deletes-<lsn>   kind "ODEL" version 1, written at the checkpoint `lsn`
 //     section "deletes"     varint(n) (varint(row) u64(delete timestamp))*n, rows ascending
+//   index-<index id>        the vector index's own checksummed file image (`serialized()`,
+//                           docs/index.md), loaded with `IndexFactory.load`
 
 /// Writes and reads sealed segments and their delete states.
 ///
@@ -69,6 +72,31 @@ struct SegmentFiles: Sendable {
         try writer.addSection("deletes", bytes: w.bytes)
         try writer.finish()
         return key
+    }
+
+    /// Saves a built vector index of a sealed segment; returns the object key.
+    func writeIndex(_ built: BuiltIndex, segment seg: Segment, collection: Int64) throws -> String {
+        let key = Self.directoryKey(collection: collection, segment: seg.id) + "/index-\(built.indexID)"
+        let path = try store.localPath(for: key)
+        try fs.createDirectory(FilePath.parent(path))
+        let image = built.index.serialized()
+        try image.withUnsafeBytes {
+            try fs.writeAtomically(path, bytes: $0, temporaryPath: FilePath.join(FilePath.parent(path), ".tmp-index-\(built.indexID)"))
+        }
+        return key
+    }
+
+    /// Installs the saved indexes of a loaded segment that are still declared. An index file
+    /// that is missing or damaged is not an error: the index is derived data and is rebuilt
+    /// in the background like any other missing one.
+    func loadIndexes(_ record: SegmentRecord, into seg: Segment, declared: [IndexDescription]) {
+        for desc in declared {
+            guard let key = record.indexKeys[desc.id], let path = try? store.localPath(for: key),
+                  let bytes = try? fs.readFile(path), let index = try? IndexFactory.load(bytes), index.count == seg.rowCount
+            else { continue }
+            seg.installIndex(BuiltIndex(indexID: desc.id, field: desc.field, rows: seg.rowCount, index: index))
+            seg.persistence.withLock { $0.indexKeys[desc.id] = key }
+        }
     }
 
     /// Loads a sealed segment (into the in-memory stores) with its delete state.

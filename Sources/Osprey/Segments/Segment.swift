@@ -126,6 +126,8 @@ final class Segment: @unchecked Sendable {
         var dataKey: String?
         var deletesKey: String?
         var persistedDeletes = 0
+        /// Saved vector indexes: object key by index id.
+        var indexKeys: [Int64: String] = [:]
     }
     let persistence = Mutex(Persistence())
 
