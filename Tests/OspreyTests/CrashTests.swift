@@ -114,6 +114,27 @@ import OspreyCore
     }
 }
 
+/// A second process opening a data directory that is open here gets a clear error.
+@Suite struct CrossProcessLockTests {
+    @Test(.enabled(if: CrashTests.binary != nil, "the osprey executable was not found next to the test bundle"))
+    func secondProcessIsRefused() throws {
+        let dir = DurabilityTemporaryDirectory("osprey-lock-process")
+        let db = try Database.open(at: dir.path)
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: CrashTests.binary!)
+        child.arguments = ["crash-writer", "--directory", dir.path]
+        let errors = Pipe()
+        child.standardOutput = FileHandle.nullDevice
+        child.standardError = errors
+        try child.run()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        child.waitUntilExit()
+        #expect(child.terminationReason == .exit && child.terminationStatus != 0)
+        #expect(message.contains("locked") && message.contains(dir.path), "the child says why: \(message)")
+        try db.close()
+    }
+}
+
 /// A small seeded generator (SplitMix64) for the crash schedule.
 struct SplitMix {
     var state: UInt64
