@@ -127,3 +127,9 @@ def test_unsupported_features_say_so(client, coll):
     with pytest.raises(MilvusException) as err:
         client.create_collection(f"bm25_{uuid.uuid4().hex[:6]}", schema=schema)
     assert err.value.code == 1100 and "not supported" in err.value.message
+
+
+def test_ordering_is_refused_not_ignored(client, coll):
+    with pytest.raises(MilvusException) as err:
+        client.query(coll, filter="id > 0", order_by_fields=["id:desc"])
+    assert err.value.code == 1100 and "order_by_fields" in err.value.message

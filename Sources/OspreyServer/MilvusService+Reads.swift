@@ -61,6 +61,7 @@ extension MilvusService {
         let top = m.searchParams.dictionary
         var inner = try SearchCodec.flatten(jsonObject: top["params"] ?? "", what: "search params")
         let params = inner.merging(top.filter { $0.key != "params" }) { _, outer in outer }
+        try Self.refuseUnsupported(params, ["order_by_fields", "group_by_fields"])
         let field = params["anns_field"].flatMap { $0.isEmpty ? nil : $0 }
         let vectors: [FieldValue]
         switch m.searchInput {
@@ -85,6 +86,13 @@ extension MilvusService {
             roundDecimal: try SearchCodec.int(params, "round_decimal", default: -1),
             groupByField: group, groupSize: try SearchCodec.int(params, "group_size", default: 1),
             strictGroupSize: SearchCodec.bool(params, "strict_group_size"))
+    }
+
+    /// Refuses parameters for features the engine does not have, rather than ignoring them.
+    static func refuseUnsupported(_ params: [String: String], _ keys: [String]) throws {
+        for key in keys where !(params[key] ?? "").isEmpty {
+            throw MilvusError.invalid("\(key) is not supported by this version of Osprey")
+        }
     }
 
     /// The stored vectors of the rows with these keys (search by primary key).
@@ -188,6 +196,7 @@ extension MilvusService {
             let c = try collection(m.collectionName, in: call.database(requestField: m.dbName))
             let schema = c.schema
             let params = m.queryParams.dictionary
+            try Self.refuseUnsupported(params, ["order_by_fields", "group_by_fields"])
             let filterParams = try SearchCodec.templateValues(m.exprTemplateValues)
             var response = Milvus_QueryResults()
             response.collectionName = c.name
