@@ -223,3 +223,21 @@ import OspreyCore
         try db.close()
     }
 }
+
+extension DurabilityTests {
+    /// Segment files encode rows straight from the column chunks; the bytes must be those of
+    /// encoding the gathered batch.
+    @Test func directRowEncodingMatchesTheBatchCodec() throws {
+        let db = Database.inMemory(options: DatabaseOptions(segmentMaxRows: 10_000))
+        let c = try db.createCollection("c", schema: DurabilityRichRowsTests.schema)
+        try c.insert((0..<5_000).map(DurabilityRichRowsTests.row))  // more than one 4,096-row chunk
+        let seg = c.segments.withLock { Array($0.values) }[0]
+        let snap = seg.snapshot(at: .max, expiredBefore: nil)
+        let spec = OutputSpec(fields: seg.schema.fields.map(\.name), dynamicKeys: [], allDynamic: true)
+        var w = ByteWriter()
+        ValueCodec.write(spec.gather((0..<seg.rowCount).map { (snap, $0) }, schema: seg.schema), to: &w)
+        let direct = SegmentFiles.encodeRows(seg, rows: seg.rowCount).bytes
+        let first = zip(direct, w.bytes).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        #expect(direct == w.bytes, "sizes \(direct.count) and \(w.bytes.count), first difference at \(String(describing: first)): \(first.map { Array(direct[max(0, $0 - 40) ..< min(direct.count, $0 + 8)]) } ?? []) vs \(first.map { Array(w.bytes[max(0, $0 - 40) ..< min(w.bytes.count, $0 + 8)]) } ?? [])")
+    }
+}

@@ -33,16 +33,12 @@ struct SegmentFiles: Sendable {
     func writeData(_ seg: Segment, collection: Int64) throws -> String {
         let rows = seg.rowCount
         let key = Self.directoryKey(collection: collection, segment: seg.id) + "/data"
-        let snap = seg.snapshot(at: .max, expiredBefore: nil)
-        let spec = OutputSpec(fields: seg.schema.fields.map(\.name), dynamicKeys: [], allDynamic: seg.schema.enableDynamicField)
-        let batch = spec.gather((0..<rows).map { (snap, $0) }, schema: seg.schema)
         var meta = ByteWriter()
         meta.writeSignedVarint(collection)
         meta.writeSignedVarint(Int64(bitPattern: seg.id.rawValue))
         meta.writeString(seg.partition)
         meta.writeVarint(UInt64(rows))
-        var body = ByteWriter(capacity: MutationRecordCodec.estimatedSize(batch))
-        ValueCodec.write(batch, to: &body)
+        let body = Self.encodeRows(seg, rows: rows)
         var ts = [UInt64](repeating: 0, count: rows)
         for r in 0..<rows { ts[r] = seg.insertTimestamp(row: r).littleEndian }
         let path = try store.localPath(for: key)
@@ -53,6 +49,85 @@ struct SegmentFiles: Sendable {
         try ts.withUnsafeBytes { try writer.addSection("timestamps", bytes: $0) }
         try writer.finish()
         return key
+    }
+
+    /// The rows of `seg` as a `batch` (ValueCodec.swift), encoded straight from the segment's
+    /// column chunks: the same bytes as encoding the gathered `ColumnBatch`, without it.
+    static func encodeRows(_ seg: Segment, rows: Int) -> ByteWriter {
+        var names = seg.schema.fields.map(\.name)
+        if seg.schema.enableDynamicField { names.append(CollectionSchema.dynamicFieldName) }
+        let views = names.sorted().compactMap { seg.column(named: $0, rows: rows) }
+        let bytes = views.reduce(64) { n, v in
+            if case .vector(let vv) = v.values { return n + rows * vv.bytesPerRow + 32 }
+            return n + rows * 9 + 32
+        }
+        var w = ByteWriter(capacity: bytes)
+        w.writeVarint(UInt64(rows))
+        w.writeVarint(UInt64(views.count))
+        for v in views {
+            w.writeString(v.field.name)
+            // A validity mask only when some row is null (as the batch codec has it).
+            var mask: [UInt8]?
+            if let validity = v.validity {
+                var bits = [UInt8](repeating: 0, count: (rows + 7) / 8)
+                var nulls = 0
+                validity.forEachChunk { first, values in
+                    for (i, valid) in values.enumerated() {
+                        if valid { bits[(first + i) >> 3] |= 1 << UInt8((first + i) & 7) } else { nulls += 1 }
+                    }
+                }
+                if nulls > 0 { mask = bits }
+            }
+            w.write(UInt8(mask == nil ? 0 : 1))
+            if let mask { w.writeRaw(mask) }
+            func raw<T>(_ type: DataType, _ view: ChunkedView<T>) {
+                w.write(UInt8(type.rawValue))
+                w.writeVarint(UInt64(rows))
+                view.forEachChunk { _, values in w.writeRaw(UnsafeRawBufferPointer(values)) }
+            }
+            switch v.values {
+            case .bool(let c): raw(.bool, c)
+            case .int8(let c): raw(.int8, c)
+            case .int16(let c): raw(.int16, c)
+            case .int32(let c): raw(.int32, c)
+            case .int64(let c): raw(.int64, c)
+            case .float(let c): raw(.float, c)
+            case .double(let c): raw(.double, c)
+            case .string(let c):
+                w.write(UInt8(DataType.varchar.rawValue))
+                w.writeVarint(UInt64(rows))
+                c.forEachChunk { _, values in for x in values { w.writeString(x) } }
+            case .json(let c):
+                w.write(UInt8(DataType.json.rawValue))
+                w.writeVarint(UInt64(rows))
+                c.forEachChunk { _, values in for x in values { ValueCodec.write(x, to: &w) } }
+            case .array(let c):
+                w.write(UInt8(DataType.array.rawValue))
+                w.writeVarint(UInt64(rows))
+                c.forEachChunk { _, values in
+                    for row in values {
+                        w.writeVarint(UInt64(row.count))
+                        for e in row { ValueCodec.write(e, to: &w) }
+                    }
+                }
+            case .sparse(let c):
+                w.write(UInt8(DataType.sparseFloatVector.rawValue))
+                w.writeVarint(UInt64(rows))
+                c.forEachChunk { _, values in for x in values { ValueCodec.write(x, to: &w) } }
+            case .vector(let vv):
+                let elementSize: Int
+                switch vv.type {
+                case .floatVector: elementSize = 4
+                case .float16Vector, .bfloat16Vector: elementSize = 2
+                default: elementSize = 1
+                }
+                w.write(UInt8(vv.type.rawValue))
+                w.writeVarint(UInt64(vv.dim))
+                w.writeVarint(UInt64(rows * vv.bytesPerRow / elementSize))
+                vv.forEachChunk { _, base, n in w.writeRaw(UnsafeRawBufferPointer(start: base, count: n * vv.bytesPerRow)) }
+            }
+        }
+        return w
     }
 
     /// Writes the delete state of a segment as of now; returns the object key.
