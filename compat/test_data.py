@@ -233,3 +233,32 @@ def test_concurrent_clients(osprey):
     assert setup.get_collection_stats(coll) == {"row_count": 2000}
     setup.drop_collection(coll)
     setup.close()
+
+
+def test_stale_cached_schema_is_refreshed(osprey):
+    import subprocess
+    import sys
+
+    coll = name("stale")
+    writer = MilvusClient(uri=osprey.uri, timeout=10)
+    writer.create_collection(coll, dimension=2)  # dynamic field on
+    writer.insert(coll, [{"id": 1, "vector": [1.0, 0.0], "b": 5}])  # caches the schema
+    # Another process (with its own schema cache) re-creates the collection with `b` as a
+    # real field.
+    script = f"""
+from pymilvus import DataType, MilvusClient
+c = MilvusClient(uri={osprey.uri!r}, timeout=10)
+c.drop_collection({coll!r})
+s = MilvusClient.create_schema(enable_dynamic_field=True)
+s.add_field("id", DataType.INT64, is_primary=True)
+s.add_field("vector", DataType.FLOAT_VECTOR, dim=2)
+s.add_field("b", DataType.INT64)
+c.create_collection({coll!r}, schema=s)
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    # The stale schema packs `b` into $meta; the server answers SchemaMismatch, and pymilvus
+    # describes the collection again and retries.
+    assert writer.insert(coll, [{"id": 2, "vector": [0.0, 1.0], "b": 7}])["insert_count"] == 1
+    assert writer.get(coll, ids=[2], output_fields=["b"])[0]["b"] == 7
+    writer.drop_collection(coll)
+    writer.close()

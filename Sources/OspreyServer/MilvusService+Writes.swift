@@ -10,6 +10,7 @@ extension MilvusService {
     ) async throws -> ServerResponse<Milvus_MutationResult> {
         await handle(request) { call, m in
             let c = try collection(m.collectionName, in: call.database(requestField: m.dbName))
+            if let stale = Self.schemaMismatch(m.schemaTimestamp, c) { return stale }
             let partition = m.partitionName.isEmpty ? nil : m.partitionName
             let result = try await engine {
                 let batch = try FieldDataCodec.decodeBatch(m.fieldsData, numRows: Int(m.numRows))
@@ -26,6 +27,7 @@ extension MilvusService {
     ) async throws -> ServerResponse<Milvus_MutationResult> {
         await handle(request) { call, m in
             let c = try collection(m.collectionName, in: call.database(requestField: m.dbName))
+            if let stale = Self.schemaMismatch(m.schemaTimestamp, c) { return stale }
             guard !m.partialUpdate else {
                 throw MilvusError.invalid("partial updates are not supported by Osprey; send every field of the rows")
             }
@@ -68,6 +70,21 @@ extension MilvusService {
             response.timestamp = result.timestamp.rawValue
             return response
         }
+    }
+
+    /// The answer to a write made with a cached schema that is no longer the collection's
+    /// (the client sends the `update_timestamp` it described): legacy code SchemaMismatch
+    /// (62), on which pymilvus drops its cached schema and retries once. Nil when the
+    /// client sent no timestamp or the current one.
+    static func schemaMismatch(_ schemaTimestamp: UInt64, _ c: Collection) -> Milvus_MutationResult? {
+        let current = c.describe().updatedTimestamp.rawValue
+        guard schemaTimestamp != 0, schemaTimestamp != current else { return nil }
+        var status = Common_Status(.invalidParameter, reason:
+            "the collection '\(c.name)' changed since its schema was described (schema timestamp \(schemaTimestamp), now \(current))")
+        status.errorCode = .schemaMismatch
+        var response = Milvus_MutationResult()
+        response.status = status
+        return response
     }
 
     static func mutationResult(_ result: MutationResult, keyType: DataType) -> Milvus_MutationResult {

@@ -100,6 +100,28 @@ struct EngineRPCTests {
         }
     }
 
+    @Test func staleSchemaTimestampIsSchemaMismatch() async throws {
+        try await LiveServer.withRunning { live in
+            var create = Milvus_CreateCollectionRequest()
+            create.collectionName = "docs"
+            create.schema = try Self.schemaBytes()
+            _ = try await live.call("CreateCollection", create, as: Common_Status.self)
+            var describe = Milvus_DescribeCollectionRequest()
+            describe.collectionName = "docs"
+            let current = try await live.call("DescribeCollection", describe, as: Milvus_DescribeCollectionResponse.self).updateTimestamp
+
+            var stale = Self.insertRequest()
+            stale.schemaTimestamp = current - 1
+            let refused = try await live.call("Insert", stale, as: Milvus_MutationResult.self)
+            #expect(refused.status.errorCode == .schemaMismatch)
+            #expect(refused.insertCnt == 0)
+
+            var fresh = Self.insertRequest()
+            fresh.schemaTimestamp = current
+            #expect(try await live.call("Insert", fresh, as: Milvus_MutationResult.self).insertCnt == 3)
+        }
+    }
+
     @Test func segmentsAndCompactionById() async throws {
         try await LiveServer.withRunning { live in
             var create = Milvus_CreateCollectionRequest()
