@@ -15,13 +15,17 @@ extension Collection {
         kept.reserveCapacity(batch.rowCount)
         mapped.reserveCapacity(batch.rowCount)
         var seen: [Int64: Int] = [:]
+        var skipped: [Int32: Int] = [:]
         for r in 0..<batch.rowCount {
             let p = Int(rowPartition[r])
             guard p < partitionIDs.count, let now = indexByID[partitionIDs[p]] else { continue }
             let pid = partitionIDs[p]
             let ordinal = seen[pid, default: 0]
             seen[pid] = ordinal + 1
-            if let m = watermarks[pid], lsn < m.lsn || (lsn == m.lsn && ordinal < m.rows) { continue }
+            if let m = watermarks[pid], lsn < m.lsn || (lsn == m.lsn && ordinal < m.rows) {
+                skipped[now, default: 0] += 1
+                continue
+            }
             kept.append(r)
             mapped.append(now)
         }
@@ -33,7 +37,8 @@ extension Collection {
         context.oracle.advance(past: ts)
         let pks = Collection.primaryKeys(of: rows, field: schema.primaryKey)
         writer.withLock { w in
-            applyInsert(rows, primaryKeys: pks, rowPartition: mapped, partitionNames: current.map(\.name), ts: ts, lsn: lsn, writer: &w)
+            applyInsert(rows, primaryKeys: pks, rowPartition: mapped, partitionNames: current.map(\.name), ts: ts, lsn: lsn,
+                        skippedRows: skipped, writer: &w)
         }
     }
 

@@ -121,11 +121,15 @@ extension Collection {
 
     /// Appends a normalised batch to the growing segments, replaces older rows of the same
     /// keys and publishes (writer lock held; the record is already logged or being replayed).
+    ///
+    /// `skippedRows[p]` counts the rows of record `lsn` for partition `p` that replay skipped
+    /// because they are already in segment files (they come first), so that segments keep
+    /// counting that record's rows from the right place.
     func applyInsert(_ batch: ColumnBatch, primaryKeys pks: [PrimaryKey], rowPartition: [Int32], partitionNames: [String],
-                     ts: Timestamp, lsn: UInt64, writer w: inout WriterState) {
+                     ts: Timestamp, lsn: UInt64, skippedRows: [Int32: Int] = [:], writer w: inout WriterState) {
         var sealed: [Segment] = []
-        let locations = apply(batch, rowPartition: rowPartition, partitionNames: partitionNames, ts: ts, lsn: lsn, writer: &w,
-                              sealed: &sealed)
+        let locations = apply(batch, rowPartition: rowPartition, partitionNames: partitionNames, ts: ts, lsn: lsn,
+                              skippedRows: skippedRows, writer: &w, sealed: &sealed)
         let segs = segments.withLock { $0 }
         keys.withLock { idx in
             for r in 0..<batch.rowCount {
@@ -156,7 +160,7 @@ extension Collection {
     /// Appends the rows to their partitions' growing segments, sealing full ones; returns each
     /// row's location. Rows are not yet visible to readers.
     private func apply(_ batch: ColumnBatch, rowPartition: [Int32], partitionNames: [String], ts: Timestamp, lsn: UInt64,
-                       writer w: inout WriterState, sealed: inout [Segment]) -> [RowLocation] {
+                       skippedRows: [Int32: Int], writer w: inout WriterState, sealed: inout [Segment]) -> [RowLocation] {
         let n = batch.rowCount
         var locations = [RowLocation](repeating: RowLocation(segment: SegmentID(0), row: 0), count: n)
         var groups: [Int32: [Int]] = [:]
@@ -172,7 +176,7 @@ extension Collection {
                 let first = seg.append(sub, ts: ts)
                 for (k, r) in piece.enumerated() { locations[r] = RowLocation(segment: seg.id, row: UInt32(first + k)) }
                 done += take
-                seg.noteWAL(lsn: lsn, rowsSoFar: done)
+                seg.noteWAL(lsn: lsn, rowsSoFar: (skippedRows[p] ?? 0) + done)
                 if seg.remainingCapacity == 0 {
                     seg.seal()
                     sealed.append(seg)
