@@ -23,6 +23,7 @@ What is measured (same machine, same data, same process tree, one after the othe
     which for both is their in-memory layout.
 """
 import argparse
+import importlib.metadata
 import json
 import os
 import platform
@@ -254,7 +255,7 @@ def main():
 
     lines = [f"### {name}: {n:,} × {dim}, {metric}, {len(queries)} queries, recall@{a.k}", "",
              f"Machine: {platform.machine()}, {cores} cores, {platform.platform()}; "
-             f"load average at start {load[0]:.2f}; faiss {faiss.__version__}, hnswlib {getattr(hnswlib, '__version__', '?')}", ""]
+             f"load average at start {load[0]:.2f}; faiss {faiss.__version__}, hnswlib {importlib.metadata.version('hnswlib')}", ""]
     for title, osp, peers in rows:
         lines += [f"**{title}**", "",
                   "| system | QPS @0.90 | QPS @0.95 | QPS @0.99 | best recall | build s (wall) | build CPU s | memory MiB |",
