@@ -16,7 +16,7 @@ package enum KMeans {
     package static func train(vectors: UnsafePointer<Float>, count n: Int, dim: Int, k: Int, iterations: Int = 12,
                                seed: UInt64 = 0x1234_5678, threads: Int = Parallel.cores) -> [Float] {
         precondition(n > 0 && k > 0)
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         // Sample rows (all of them when there are few).
         let m = Swift.min(n, k * maxPointsPerCentroid)
         var rows = Array(0..<n)
@@ -98,18 +98,5 @@ package enum KMeans {
                 i0 += nq
             }
         }
-    }
-}
-
-/// SplitMix64, for seeded sampling inside the index layer.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -4,6 +4,7 @@
 import Darwin
 #endif
 import Synchronization
+import OspreyCore
 
 /// A file system for crash tests: real files underneath, plus a record of what has not
 /// been made durable, so that `simulateCrash` can throw it away the way a power cut would.
@@ -286,19 +287,4 @@ private final class FaultInjectingFile: WritableFile {
     }
 
     func close() throws { try wrapped.close() }
-}
-
-/// A tiny deterministic generator for reproducible fault patterns.
-///
-/// Thread safety: a value type; use one per thread.
-package struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    package init(seed: UInt64) { state = seed }
-    package mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

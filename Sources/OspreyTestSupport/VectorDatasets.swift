@@ -1,19 +1,13 @@
 import Foundation
 import OspreyCore
 
-/// A small, fast, seeded random generator (SplitMix64) so datasets are reproducible.
+/// A seeded generator (SplitMix64) with float helpers, so datasets are reproducible.
 ///
 /// Thread safety: a value type; use one per thread.
 package struct VectorRNG: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    package init(seed: UInt64) { state = seed }
-    package mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    private var base: SplitMix64
+    package init(seed: UInt64) { base = SplitMix64(seed: seed) }
+    package mutating func next() -> UInt64 { base.next() }
     /// A uniform float in [0, 1).
     package mutating func unit() -> Float { Float(next() >> 40) * (1.0 / Float(1 << 24)) }
     /// A standard normal float (Box–Muller).

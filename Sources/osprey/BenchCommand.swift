@@ -28,9 +28,9 @@ struct BenchCommand: AsyncParsableCommand {
     var repeats: Int = 1
 
     func run() async throws {
-        let (dim, baseVectors) = try readVecs(base, as: Float.self)
-        let (qdim, queries) = try readVecs(query, as: Float.self)
-        let (_, truthFlat) = try readVecs(gt, as: Int32.self)
+        let (dim, baseVectors) = try VecsFile.read(base, as: Float.self)
+        let (qdim, queries) = try VecsFile.read(query, as: Float.self)
+        let (_, truthFlat) = try VecsFile.read(gt, as: Int32.self)
         guard dim == qdim else { throw ValidationError("base dim \(dim) != query dim \(qdim)") }
         let nq = queries.count / dim
         let gtK = truthFlat.count / max(nq, 1)
@@ -134,7 +134,7 @@ private func processCPUSeconds() -> Double {
 }
 
 /// `a=1,b=2` → ["a": "1", "b": "2"].
-private func parsePairs(_ s: String) throws -> [String: String] {
+func parsePairs(_ s: String) throws -> [String: String] {
     var out: [String: String] = [:]
     for part in s.split(separator: ",") where !part.isEmpty {
         let kv = part.split(separator: "=", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
@@ -142,25 +142,4 @@ private func parsePairs(_ s: String) throws -> [String: String] {
         out[kv[0]] = kv[1]
     }
     return out
-}
-
-/// Reads an fvecs/ivecs file: each record is `dim:i32` followed by `dim` 4-byte elements.
-private func readVecs<T>(_ path: String, as _: T.Type) throws -> (dim: Int, values: [T]) {
-    guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
-    return try data.withUnsafeBytes { raw -> (Int, [T]) in
-        guard raw.count >= 4 else { throw ValidationError("\(path) is empty") }
-        let dim = Int(raw.loadUnaligned(fromByteOffset: 0, as: Int32.self))
-        let record = 4 + dim * 4
-        guard dim > 0, raw.count % record == 0 else { throw ValidationError("\(path) is not a vecs file of dim \(dim)") }
-        let n = raw.count / record
-        var out = [T]()
-        out.reserveCapacity(n * dim)
-        for i in 0..<n {
-            guard Int(raw.loadUnaligned(fromByteOffset: i * record, as: Int32.self)) == dim else {
-                throw ValidationError("\(path): record \(i) has a different dimension")
-            }
-            for j in 0..<dim { out.append(raw.loadUnaligned(fromByteOffset: i * record + 4 + j * 4, as: T.self)) }
-        }
-        return (dim, out)
-    }
 }

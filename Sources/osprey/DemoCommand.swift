@@ -21,14 +21,8 @@ struct DemoCommand: ParsableCommand {
             .primaryKey("id"), .vector("embedding", dim: dim), .scalar("camera", .varchar, maxLength: 32),
         ])
         let faces = try db.createCollection("faces", schema: schema)
-        var state = seed
-        func next() -> Float {  // SplitMix64 → [-1, 1)
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Float(z >> 40) / Float(1 << 23) - 1
-        }
+        var rng = SplitMix64(seed: seed)
+        func next() -> Float { Float(rng.next() >> 40) / Float(1 << 23) - 1 }  // uniform in [-1, 1)
         let clock = ContinuousClock()
         let batch = 1_000
         let insertTime = try clock.measure {

@@ -37,11 +37,11 @@ struct EngineBenchCommand: ParsableCommand {
             ]))
         }
         let insertDone = clock.now
-        try c.createIndex(field: "v", indexType: index, metric: m, params: try pairs(build))
+        try c.createIndex(field: "v", indexType: index, metric: m, params: try parsePairs(build))
         try c.flush()
         c.waitForIndexBuilds()
         let built = clock.now
-        let params = try pairs(search)
+        let params = try parsePairs(search)
         var latencies: [Double] = []
         var found: [Int: [Int64]] = [:]
         let deadline = clock.now + .milliseconds(Int(seconds * 1000))
@@ -77,15 +77,5 @@ struct EngineBenchCommand: ParsableCommand {
         let json = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
         print(String(decoding: json, as: UTF8.self))
         try db.close()
-    }
-
-    private func pairs(_ s: String) throws -> [String: String] {
-        var out: [String: String] = [:]
-        for part in s.split(separator: ",") where !part.isEmpty {
-            let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
-            guard kv.count == 2 else { throw ValidationError("expected key=value, got '\(part)'") }
-            out[kv[0]] = kv[1]
-        }
-        return out
     }
 }

@@ -64,7 +64,7 @@ import OspreyCore
     func acknowledgedWritesSurviveSIGKILL() throws {
         let dir = DurabilityTemporaryDirectory("osprey-crash")
         let data = dir.join("data")
-        var rng = SplitMix(seed: Self.seed)
+        var rng = SplitMix64(seed: Self.seed)
         print("crash test: seed \(Self.seed), \(Self.rounds) rounds, binary \(Self.binary!)")
         var model: [Int64: Int64] = [:]
         var totalAcknowledged = 0
@@ -132,19 +132,6 @@ import OspreyCore
         #expect(child.terminationReason == .exit && child.terminationStatus != 0)
         #expect(message.contains("locked") && message.contains(dir.path), "the child says why: \(message)")
         try db.close()
-    }
-}
-
-/// A small seeded generator (SplitMix64) for the crash schedule.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 #endif
