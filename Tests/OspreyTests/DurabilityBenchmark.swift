@@ -3,7 +3,7 @@ import Testing
 import OspreyCore
 @testable import Osprey
 
-/// Durable write and recovery speed (BENCHMARKS-storage.md). Runs only with
+/// Durable write and recovery speed (BENCHMARKS.md, "Durable storage"). Runs only with
 /// OSPREY_DURABILITY_BENCH=1, in a release build:
 /// `OSPREY_DURABILITY_BENCH=1 OSPREY_CORE_ONLY=1 swift test -c release --filter DurabilityBenchmark`.
 /// OSPREY_DURABILITY_BENCH_ROWS sets the rows of the reopen test (default 1,000,000).
