@@ -168,7 +168,8 @@ extension Collection {
             for (qi, q) in queries.enumerated() {
                 var h = TopK(k: k)
                 for r in 0..<s.rowCount where mask?.contains(r) ?? true {
-                    let d = -q.dot(col[r])
+                    guard let dot = q.dotIfOverlapping(col[r]) else { continue }
+                    let d = -dot
                     if range?.contains(d) ?? true { h.push(distance: d, row: RowID(r)) }
                 }
                 heaps[qi].append(h)

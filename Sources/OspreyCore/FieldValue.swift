@@ -122,6 +122,18 @@ public struct SparseVector: Sendable, Hashable {
     /// The number of non-zero entries.
     public var count: Int { indices.count }
 
+    /// The dot product with another sparse vector, or nil when they share no dimension
+    /// (a sparse search leaves such rows out, as Milvus's sparse indexes do).
+    public func dotIfOverlapping(_ other: SparseVector) -> Float? {
+        var i = 0, j = 0, sum: Float = 0, shared = false
+        while i < indices.count, j < other.indices.count {
+            if indices[i] == other.indices[j] {
+                sum += values[i] * other.values[j]; i += 1; j += 1; shared = true
+            } else if indices[i] < other.indices[j] { i += 1 } else { j += 1 }
+        }
+        return shared ? sum : nil
+    }
+
     /// The dot product with another sparse vector.
     public func dot(_ other: SparseVector) -> Float {
         var i = 0, j = 0, sum: Float = 0

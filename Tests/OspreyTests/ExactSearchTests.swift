@@ -166,5 +166,10 @@ import OspreyTestSupport
         #expect(hits.ids.first == .int(5))  // 2 + 0.5
         #expect(abs(hits.scores[0] - 2.5) < 1e-6)
         #expect(hits.ids[1] == .int(19))  // 1.9
+        // Rows that share no dimension with the query are not hits at all.
+        let disjoint = try SparseVector([(5000, 1)])
+        #expect(try c.search(SearchRequest(vectors: [.sparseVector(disjoint)], limit: 3))[0].count == 0)
+        let one = try c.search(SearchRequest(vectors: [.sparseVector(try SparseVector([(3, 1)]))], limit: 3))[0]
+        #expect(one.ids == [.int(3)])
     }
 }
