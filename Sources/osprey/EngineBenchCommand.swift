@@ -18,6 +18,9 @@ struct EngineBenchCommand: ParsableCommand {
     @Option(help: "Search parameters, e.g. 'ef=64'.") var search = "ef=64"
     @Option(help: "Hits per query.") var k = 10
     @Option(help: "Seconds of searching.") var seconds = 5.0
+    @Option(help: "Filtered-search mode: fractions of rows a filter allows, e.g. '1,0.1,0.01,0.001'; recall is measured against an exact filtered search of the same rows.")
+    var selectivities: String?
+    @Option(help: "Queries per selectivity in filtered-search mode.") var filteredQueries = 200
 
     func run() throws {
         guard let m = Metric(milvusName: metric) else { throw ValidationError("unknown metric \(metric)") }
@@ -26,15 +29,21 @@ struct EngineBenchCommand: ParsableCommand {
         guard qdim == dim else { throw ValidationError("queries have dim \(qdim), base has \(dim)") }
         let rows = baseValues.count / dim, nq = queryValues.count / dim
         let db = Database.inMemory(options: DatabaseOptions(segmentMaxRows: rows + 1))
-        let c = try db.createCollection("bench", schema: CollectionSchema(fields: [.primaryKey("id"), .vector("v", dim: dim)]))
+        let schema = CollectionSchema(fields: [.primaryKey("id"), .vector("v", dim: dim), .scalar("bucket", .int64)])
+        let c = try db.createCollection("bench", schema: schema)
+        // In filtered mode a second, unindexed copy gives the exact filtered answers.
+        let exact = selectivities == nil ? nil : try db.createCollection("exact", schema: schema)
         let clock = ContinuousClock()
         let start = clock.now
         for s in stride(from: 0, to: rows, by: 10_000) {
             let n = min(10_000, rows - s)
-            try c.insert(columns: ColumnBatch(rowCount: n, columns: [
+            let batch = ColumnBatch(rowCount: n, columns: [
                 "id": Column(.int64((s ..< s + n).map(Int64.init))),
                 "v": Column(.floatVector(dim: dim, Array(baseValues[s * dim ..< (s + n) * dim]))),
-            ]))
+                "bucket": Column(.int64((s ..< s + n).map { Int64($0 % Self.buckets) })),
+            ])
+            try c.insert(columns: batch)
+            try exact?.insert(columns: batch)
         }
         let insertDone = clock.now
         try c.createIndex(field: "v", indexType: index, metric: m, params: try parsePairs(build))
@@ -42,6 +51,12 @@ struct EngineBenchCommand: ParsableCommand {
         c.waitForIndexBuilds()
         let built = clock.now
         let params = try parsePairs(search)
+        if let selectivities, let exact {
+            try filtered(c, exact: exact, metric: m, params: params, queries: queryValues, dim: dim, nq: nq,
+                         selectivities: selectivities, buildSeconds: (built - insertDone).seconds, rows: rows)
+            try db.close()
+            return
+        }
         var latencies: [Double] = []
         var found: [Int: [Int64]] = [:]
         let deadline = clock.now + .milliseconds(Int(seconds * 1000))
@@ -77,5 +92,40 @@ struct EngineBenchCommand: ParsableCommand {
         let json = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
         print(String(decoding: json, as: UTF8.self))
         try db.close()
+    }
+
+    /// Rows are spread over this many buckets (`id % buckets`); a filter `bucket < b` allows b/buckets of them.
+    static let buckets = 10_000
+
+    /// For each selectivity: recall@k of the indexed, filtered search against the exact filtered
+    /// search, and single-thread QPS; one JSON line each.
+    private func filtered(_ c: Collection, exact: Collection, metric: Metric, params: [String: String], queries: [Float],
+                          dim: Int, nq: Int, selectivities: String, buildSeconds: Double, rows: Int) throws {
+        let clock = ContinuousClock()
+        for part in selectivities.split(separator: ",") {
+            guard let fraction = Double(part), fraction > 0, fraction <= 1 else { throw ValidationError("bad selectivity '\(part)'") }
+            let allowed = max(1, Int((fraction * Double(Self.buckets)).rounded()))
+            let filter = "bucket < \(allowed)"
+            var recallSum = 0.0, seconds = 0.0, short = 0
+            let count = min(filteredQueries, nq)
+            for q in 0..<count {
+                let v: [FieldValue] = [.floatVector(Array(queries[q * dim ..< (q + 1) * dim]))]
+                let t0 = clock.now
+                let got = try c.search(SearchRequest(vectors: v, limit: k, metric: metric, filter: filter, params: params))[0]
+                seconds += (clock.now - t0).seconds
+                let truth = try exact.search(SearchRequest(vectors: v, limit: k, metric: metric, filter: filter))[0]
+                if got.count < truth.count { short += 1 }
+                recallSum += truth.count == 0 ? 1 : Double(Set(got.ids).intersection(truth.ids).count) / Double(truth.count)
+            }
+            let out: [String: Any] = [
+                "mode": "filtered", "rows": rows, "dim": dim, "index": index, "build": build, "search": search, "k": k,
+                "selectivity": Double(allowed) / Double(Self.buckets), "filter": filter, "queries": count,
+                "recall": recallSum / Double(count), "qps": Double(count) / seconds, "short_results": short,
+                "build_s": buildSeconds,
+            ]
+            let json = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
+            print(String(decoding: json, as: UTF8.self))
+            fflush(nil)
+        }
     }
 }
