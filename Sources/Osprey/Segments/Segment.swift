@@ -162,22 +162,15 @@ final class Segment: @unchecked Sendable {
 
     // MARK: - Writer
 
-    /// Appends rows `range` of a normalised batch, all with timestamp `ts`; not yet visible
-    /// to readers until `publish()`. Returns the first new row.
+    /// Appends a normalised batch, all with timestamp `ts`; not yet visible to readers until
+    /// `publish()`. Returns the first new row.
     func append(_ batch: ColumnBatch, ts: Timestamp) -> Int {
         let first = timestamps.count
-        let n = batch.rowCount
-        for (i, f) in fieldsWithMeta.enumerated() {
-            let col = batch[f.name]!
-            stores[i].append(col.data)
-            if let v = validity[i] { v.append(contentsOf: col.validity ?? Array(repeating: true, count: n)) }
-        }
-        timestamps.append(contentsOf: Array(repeating: ts.rawValue, count: n))
-        deletes.grow(to: first + n)
+        append(batch, timestamps: Array(repeating: ts.rawValue, count: batch.rowCount))
         return first
     }
 
-    /// Appends restored rows with their own insert timestamps (loading a sealed segment).
+    /// Appends rows with their own insert timestamps (also when loading a sealed segment).
     func append(_ batch: ColumnBatch, timestamps ts: [UInt64]) {
         let first = timestamps.count
         let n = batch.rowCount
