@@ -1,5 +1,6 @@
 import OspreyCore
 import OspreyIndex
+import OspreyQuery
 
 // Index declarations. A vector index is built for sealed segments; growing segments are
 // searched exactly. Scalar indexes are declared for the filter planner.
@@ -91,9 +92,7 @@ extension Collection {
             }
             m.indexes.append(desc)
         }
-        if f.dataType.isDenseVector {
-            scheduleIndexBuilds(segments.withLock { Array($0.values) }.filter(\.sealed))
-        }
+        scheduleIndexBuilds(segments.withLock { Array($0.values) }.filter(\.sealed))
     }
 
     /// The indexes declared on the collection (optionally only those on `field`).
@@ -112,7 +111,10 @@ extension Collection {
             m.indexFailures[removed.id] = nil
             return removed
         }
-        for seg in segments.withLock({ Array($0.values) }) { seg.removeIndex(field: removed.field) }
+        for seg in segments.withLock({ Array($0.values) }) {
+            seg.removeIndex(field: removed.field)
+            _ = seg.scalarIndexes.withLock { $0.removeValue(forKey: removed.field) }
+        }
     }
 
     /// How far the build of an index has got.
@@ -140,11 +142,16 @@ extension Collection {
     /// Blocks until every index build scheduled so far (by any collection) has finished.
     public func waitForIndexBuilds() { context.indexBuilds.waitUntilIdle() }
 
-    /// Builds the declared vector indexes for sealed segments that lack them, in the background.
+    /// Builds the declared indexes for sealed segments that lack them, in the background.
     func scheduleIndexBuilds(_ sealed: [Segment]) {
         let (indexes, schema) = meta.withLock { ($0.indexes, $0.schema) }
         for desc in indexes {
-            guard let field = schema.field(named: desc.field), field.dataType.isDenseVector else { continue }
+            guard let field = schema.field(named: desc.field) else { continue }
+            if !field.dataType.isVector {
+                scheduleScalarIndexBuilds(desc, field: field, sealed: sealed)
+                continue
+            }
+            guard field.dataType.isDenseVector else { continue }
             for seg in sealed where seg.sealed && seg.rowCount > 0 && seg.builtIndex(field: desc.field, indexID: desc.id) == nil {
                 context.indexBuilds.schedule { [weak self] in
                     guard let self, self.listIndexes().contains(where: { $0.id == desc.id }) else { return }
@@ -154,6 +161,26 @@ extension Collection {
                     } catch {
                         self.meta.withLock { $0.indexFailures[desc.id] = "\(error)" }
                     }
+                }
+            }
+        }
+    }
+}
+
+extension Collection {
+    /// Builds a declared scalar index for sealed segments, where the filter layer has an index
+    /// for the field's type (others are accepted and their filters scan, as before).
+    func scheduleScalarIndexBuilds(_ desc: IndexDescription, field: FieldSchema, sealed: [Segment]) {
+        guard let type = OspreyQuery.ScalarIndexType(milvusName: desc.indexType) ?? OspreyQuery.ScalarIndexType.automatic(for: field),
+              (try? type.check(field)) != nil else { return }
+        for seg in sealed where seg.sealed && seg.rowCount > 0 && seg.scalarIndexes.withLock({ $0[field.name] == nil }) {
+            context.indexBuilds.schedule { [weak self] in
+                guard let self, self.listIndexes().contains(where: { $0.id == desc.id }) else { return }
+                let rows = seg.rowCount
+                guard let view = seg.column(named: field.name, rows: rows),
+                      let built = try? ScalarIndex.build(type, over: view, rowCount: rows) else { return }
+                if self.listIndexes().contains(where: { $0.id == desc.id }) {
+                    seg.scalarIndexes.withLock { $0[field.name] = built }
                 }
             }
         }

@@ -49,6 +49,24 @@ import OspreyCore
         #expect(Set(rare.ids) == [.int(7), .int(400)])
     }
 
+    @Test func scalarIndexesOnSealedSegmentsAnswerFiltersLikeScans() throws {
+        let c = try Self.makeCollection()
+        let filters = ["age < 10", "age >= 90 and city == 'rome'", "city in ['lima', 'oslo']", "city like 'ro%'", "age == 7"]
+        let scanned = try filters.map { try c.count(filter: $0) }
+        try c.flush()
+        try c.createIndex(field: "age", indexType: "STL_SORT")
+        try c.createIndex(field: "city", indexType: "Trie")
+        c.waitForIndexBuilds()
+        let sealed = c.segments.withLock { Array($0.values) }.filter(\.sealed)
+        #expect(!sealed.isEmpty)
+        #expect(sealed.allSatisfy { s in s.scalarIndexes.withLock { $0["age"] != nil && $0["city"] != nil } })
+        #expect(try filters.map { try c.count(filter: $0) } == scanned)
+        try c.delete(ids: [.int(7)])
+        #expect(try c.count(filter: "age == 7") == scanned[4] - 1)
+        try c.dropIndex(name: "age")
+        #expect(sealed.allSatisfy { s in s.scalarIndexes.withLock { $0["age"] == nil } })
+    }
+
     @Test func deleteByFilter() throws {
         let c = try Self.makeCollection()
         let d = try c.delete(filter: "age >= 50")

@@ -1,4 +1,5 @@
 import OspreyCore
+import OspreyQuery
 import Synchronization
 
 /// A segment's storage for one field: typed append-only chunks and, for nullable fields, a
@@ -110,6 +111,8 @@ final class Segment: @unchecked Sendable {
 
     /// Vector indexes built over the sealed rows, by field name.
     let indexes = Mutex<[String: BuiltIndex]>([:])
+    /// Scalar indexes built over the sealed rows, by field name (used by filters).
+    let scalarIndexes = Mutex<[String: ScalarIndex]>([:])
 
     /// Which WAL records the segment's rows came from, and what of it is on disk (durable
     /// databases; see docs/storage.md §15).
@@ -262,7 +265,7 @@ final class Segment: @unchecked Sendable {
 /// `liveRange` and not in `deleted` are visible.
 ///
 /// Thread safety: immutable; safe to read from several threads.
-struct SegmentSnapshot: SegmentColumns {
+struct SegmentSnapshot: SegmentColumns, FilterIndexSource {
     let segment: Segment
     let rowCount: Int
     let liveRange: Range<Int>
@@ -272,6 +275,11 @@ struct SegmentSnapshot: SegmentColumns {
     var schema: CollectionSchema { segment.schema }
 
     func column(named name: String) -> ColumnView? { segment.column(named: name, rows: rowCount) }
+
+    /// The segment's scalar index on a column, when it covers exactly this snapshot's rows.
+    func scalarIndex(ofColumn name: String) -> ScalarIndex? {
+        segment.scalarIndexes.withLock { $0[name] }.flatMap { $0.rowCount == rowCount ? $0 : nil }
+    }
 
     /// The number of visible rows.
     var visibleCount: Int { liveRange.count - (deleted?.cardinality ?? 0) }
