@@ -21,6 +21,8 @@ struct EngineBenchCommand: ParsableCommand {
     @Option(help: "Filtered-search mode: fractions of rows a filter allows, e.g. '1,0.1,0.01,0.001'; recall is measured against an exact filtered search of the same rows.")
     var selectivities: String?
     @Option(help: "Queries per selectivity in filtered-search mode.") var filteredQueries = 200
+    @Option(help: "Filtered-search mode: a scalar index type (STL_SORT, INVERTED, BITMAP) to build on the filtered field.")
+    var scalarIndex: String?
 
     func run() throws {
         guard let m = Metric(milvusName: metric) else { throw ValidationError("unknown metric \(metric)") }
@@ -47,6 +49,7 @@ struct EngineBenchCommand: ParsableCommand {
         }
         let insertDone = clock.now
         try c.createIndex(field: "v", indexType: index, metric: m, params: try parsePairs(build))
+        if let scalarIndex { try c.createIndex(field: "bucket", indexType: scalarIndex) }
         try c.flush()
         c.waitForIndexBuilds()
         let built = clock.now
@@ -121,7 +124,7 @@ struct EngineBenchCommand: ParsableCommand {
                 "mode": "filtered", "rows": rows, "dim": dim, "index": index, "build": build, "search": search, "k": k,
                 "selectivity": Double(allowed) / Double(Self.buckets), "filter": filter, "queries": count,
                 "recall": recallSum / Double(count), "qps": Double(count) / seconds, "short_results": short,
-                "build_s": buildSeconds,
+                "build_s": buildSeconds, "scalar_index": scalarIndex ?? "none",
             ]
             let json = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
             print(String(decoding: json, as: UTF8.self))
