@@ -89,14 +89,7 @@ package final class FlatIndex: VectorIndex {
     /// The rows a search may return: the filter minus removed rows; nil when all are allowed.
     func allowedRows(_ filter: Bitset?) throws(IndexError) -> (Storage, Bitset?) {
         let (storage, removed) = state.withLock { ($0.storage, $0.removed) }
-        var allowed: Bitset? = nil
-        if var f = filter {
-            if f.count != storage.count { f.resize(to: storage.count) }
-            if !removed.isAllClear { f.subtract(removed) }
-            allowed = f
-        } else if !removed.isAllClear {
-            allowed = removed.inverted()
-        }
+        let allowed = OspreyIndex.allowedRows(filter: filter, removed: removed, count: storage.count)
         return (storage, allowed)
     }
 

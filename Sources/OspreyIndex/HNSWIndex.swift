@@ -105,14 +105,7 @@ package final class HNSWIndex: VectorIndex {
         let nq = try queryCount(queries)
         let (graph, removed) = state.withLock { ($0.graph, $0.removed) }
         guard let graph, nq > 0 else { return [[Neighbor]](repeating: [], count: nq) }
-        var allowed: Bitset? = nil
-        if var f = parameters.filter {
-            if f.count != graph.n { f.resize(to: graph.n) }
-            if !removed.isAllClear { f.subtract(removed) }
-            allowed = f
-        } else if !removed.isAllClear {
-            allowed = removed.inverted()
-        }
+        let allowed = allowedRows(filter: parameters.filter, removed: removed, count: graph.n)
         let k = parameters.k
         let ef = parameters.ef ?? Swift.max(k, 64)
         let allowedRows = allowed

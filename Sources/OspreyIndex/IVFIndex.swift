@@ -244,14 +244,7 @@ package final class IVFIndex: VectorIndex {
         let nq = try queryCount(queries)
         let (centroids, quantizer, lists, removed) = state.withLock { ($0.centroids, $0.quantizer, $0.lists, $0.removed) }
         guard let centroids, let lists, nq > 0 else { return }
-        var allowed: Bitset? = nil
-        if var f = p.filter {
-            if f.count != lists.count { f.resize(to: lists.count) }
-            if !removed.isAllClear { f.subtract(removed) }
-            allowed = f
-        } else if !removed.isAllClear {
-            allowed = removed.inverted()
-        }
+        let allowed = allowedRows(filter: p.filter, removed: removed, count: lists.count)
         let allowedRows = allowed
         let vb = kernel.vectorBytes, dim = configuration.dim, normalizes = self.normalizes
         let bufferCount = Swift.max(lists.longest, configuration.nlist)

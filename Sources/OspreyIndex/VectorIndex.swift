@@ -97,3 +97,14 @@ func withRawBytes<T, R>(_ array: [T], _ body: (UnsafeRawBufferPointer) throws(In
     }
     return try result.get()
 }
+
+/// The rows a search may return: the filter (sized to `count` rows) minus the removed rows;
+/// nil when every row is allowed.
+func allowedRows(filter: Bitset?, removed: Bitset, count: Int) -> Bitset? {
+    if var f = filter {
+        if f.count != count { f.resize(to: count) }
+        if !removed.isAllClear { f.subtract(removed) }
+        return f
+    }
+    return removed.isAllClear ? nil : removed.inverted()
+}
