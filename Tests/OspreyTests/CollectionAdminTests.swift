@@ -1,0 +1,102 @@
+import Testing
+import OspreyCore
+@testable import Osprey
+
+/// Partition and segment descriptions, and truncate: in memory, on disk, and across a reopen.
+@Suite struct CollectionAdminTests {
+    typealias F = DurabilityFixture
+
+    @Test func partitionsHaveDistinctIdsAndCreationTimes() throws {
+        let db = Database.inMemory()
+        let c = try db.createCollection("c", schema: F.schema)
+        try c.createPartition("p1")
+        try c.createPartition("p2")
+        let parts = c.describePartitions()
+        #expect(parts.map(\.name) == ["_default", "p1", "p2"])
+        #expect(Set(parts.map(\.id)).count == 3)
+        #expect(!parts.contains { $0.id == c.id })
+        #expect(parts[0].createdTimestamp < parts[1].createdTimestamp && parts[1].createdTimestamp < parts[2].createdTimestamp)
+    }
+
+    @Test func segmentsReportRowsDeletesStateAndIndexes() throws {
+        let dir = DurabilityTemporaryDirectory("osprey-admin")
+        let db = try Database.open(at: dir.path)
+        let c = try db.createCollection("c", schema: F.schema)
+        try c.createPartition("p")
+        _ = try c.insert((0..<100).map { F.row($0, version: 1) })
+        _ = try c.insert((100..<130).map { F.row($0, version: 1) }, partition: "p")
+        var segs = try c.describeSegments()
+        #expect(segs.count == 2)
+        #expect(segs.allSatisfy { $0.state == .growing })
+        #expect(Dictionary(uniqueKeysWithValues: segs.map { ($0.partition, $0.rows) }) == ["_default": 100, "p": 30])
+        let ids = Dictionary(uniqueKeysWithValues: c.describePartitions().map { ($0.name, $0.id) })
+        #expect(segs.allSatisfy { $0.partitionID == ids[$0.partition] })
+
+        _ = try c.delete(ids: (0..<10).map { PrimaryKey.int($0) })
+        try c.flush()
+        segs = try c.describeSegments()
+        #expect(segs.allSatisfy { $0.state == .flushed })
+        #expect(segs.first { $0.partition == "_default" }?.deletedRows == 10)
+        #expect(segs.reduce(0) { $0 + $1.rows } == 130)
+
+        try c.createIndex(field: "vec", name: "vec_idx", indexType: "FLAT", metric: .l2, params: [:])
+        c.waitForIndexBuilds()
+        #expect(try c.describeSegments().allSatisfy { $0.indexes == ["vec_idx"] })
+        try db.close()
+
+        let again = try Database.open(at: dir.path)
+        let reopened = try again.collection("c")
+        let after = try reopened.describeSegments()
+        #expect(after.map(\.id) == segs.map(\.id))
+        #expect(after.allSatisfy { $0.state == .flushed })
+        #expect(after.first { $0.partition == "_default" }?.deletedRows == 10)
+        try again.close()
+    }
+
+    @Test func truncateRemovesEveryRowAndKeepsTheCollection() throws {
+        let dir = DurabilityTemporaryDirectory("osprey-truncate")
+        let db = try Database.open(at: dir.path)
+        let c = try db.createCollection("c", schema: F.schema, options: CollectionOptions(properties: ["k": "v"]))
+        try c.createPartition("p")
+        _ = try c.insert((0..<500).map { F.row($0, version: 1) })
+        try c.flush()
+        _ = try c.insert((500..<600).map { F.row($0, version: 1) }, partition: "p")  // still growing
+        let before = c.describePartitions()
+
+        try c.truncate()
+        #expect(try c.count() == 0)
+        #expect(try c.describeSegments().isEmpty)
+        #expect(try c.get(ids: [.int(1), .int(550)]).rows.isEmpty)
+        #expect(c.listPartitions() == ["_default", "p"])
+        #expect(c.properties["k"] == "v")
+        let after = c.describePartitions()
+        #expect(Set(after.map(\.id)).isDisjoint(with: before.map(\.id)))
+
+        // Keys are free again: writing one inserts, it does not replace a stale row.
+        _ = try c.insert([F.row(7, version: 2)])
+        _ = try c.insert([F.row(550, version: 2)], partition: "p")
+        #expect(try F.contents(c).versions == [7: 2, 550: 2])
+        try db.close()
+
+        // Neither the flushed segment nor the logged inserts come back.
+        let again = try Database.open(at: dir.path)
+        let reopened = try again.collection("c")
+        #expect(try F.contents(reopened).versions == [7: 2, 550: 2])
+        #expect(reopened.describePartitions() == after)
+        try reopened.flush()
+        try again.close()
+
+        let third = try Database.open(at: dir.path)
+        #expect(try F.contents(third.collection("c")).versions == [7: 2, 550: 2])
+        try third.close()
+    }
+
+    @Test func truncateOfAnEmptyCollectionAndAfterClose() throws {
+        let db = Database.inMemory()
+        let c = try db.createCollection("c", schema: F.schema)
+        try c.truncate()
+        #expect(try c.count() == 0)
+        try db.close()
+        #expect(throws: OspreyError.self) { try c.truncate() }
+    }
+}
