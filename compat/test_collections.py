@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from pymilvus import DataType, MilvusClient, MilvusException
+from pymilvus import DataType, MilvusClient, MilvusException, SegmentState
 
 
 def name(prefix: str) -> str:
@@ -175,4 +175,27 @@ def test_truncate_keeps_the_collection(client: MilvusClient):
     assert client.list_indexes(coll) == ["vector"]
     client.insert(coll, [{"id": "again", "vector": [1.0, 1.0]}])
     assert [r["id"] for r in client.query(coll, filter="", limit=5)] == ["again"]
+    client.drop_collection(coll)
+
+
+def test_persistent_segments_follow_flush_and_truncate(client: MilvusClient):
+    coll = name("segs")
+    client.create_collection(coll, dimension=2)
+    client.create_partition(coll, "p")
+    client.insert(coll, [{"id": i, "vector": [float(i), 1.0]} for i in range(30)])
+    client.insert(coll, [{"id": 100 + i, "vector": [float(i), 2.0]} for i in range(12)], partition_name="p")
+    # Growing segments are not persistent yet; asked for by state they are listed.
+    assert client.list_persistent_segments(coll) == []
+    growing = client.list_persistent_segments(coll, states=[SegmentState.Growing])
+    assert sorted(s.num_rows for s in growing) == [12, 30]
+    client.flush(coll)
+    segs = client.list_persistent_segments(coll)
+    assert sorted(s.num_rows for s in segs) == [12, 30]
+    assert all(s.state == SegmentState.Flushed and s.collection_id == segs[0].collection_id for s in segs)
+    assert len({s.partition_id for s in segs}) == 2
+    assert len({s.segment_id for s in segs}) == 2
+    client.truncate_collection(coll)
+    assert client.list_persistent_segments(coll) == []
+    assert client.get_collection_stats(coll) == {"row_count": 0}
+    assert client.list_partitions(coll) == ["_default", "p"]
     client.drop_collection(coll)

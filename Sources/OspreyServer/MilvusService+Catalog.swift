@@ -42,18 +42,14 @@ extension MilvusService {
     ) async throws -> ServerResponse<Milvus_ShowPartitionsResponse> {
         await handle(request) { call, m in
             let c = try collection(m.collectionName, in: call.database(requestField: m.dbName))
-            let created = c.describe().createdTimestamp
-            var names = c.listPartitions()
-            if !m.partitionNames.isEmpty { names = names.filter(m.partitionNames.contains) }
+            var parts = c.describePartitions()
+            if !m.partitionNames.isEmpty { parts = parts.filter { m.partitionNames.contains($0.name) } }
             var response = Milvus_ShowPartitionsResponse()
-            response.partitionNames = names
-            // The engine does not expose partition ids; they are derived from the
-            // collection id and the partition's position.
-            let all = c.listPartitions()
-            response.partitionIds = names.map { name in c.id &* 1024 &+ Int64(all.firstIndex(of: name) ?? 0) }
-            response.createdTimestamps = names.map { _ in created.rawValue }
-            response.createdUtcTimestamps = names.map { _ in created.physicalMilliseconds }
-            response.inMemoryPercentages = names.map { _ in 100 }
+            response.partitionNames = parts.map(\.name)
+            response.partitionIds = parts.map(\.id)
+            response.createdTimestamps = parts.map(\.createdTimestamp.rawValue)
+            response.createdUtcTimestamps = parts.map(\.createdTimestamp.physicalMilliseconds)
+            response.inMemoryPercentages = parts.map { _ in 100 }
             return response
         }
     }

@@ -143,11 +143,7 @@ extension MilvusService {
     ) async throws -> ServerResponse<Milvus_TruncateCollectionResponse> {
         await handle(request) { call, m in
             let c = try collection(m.collectionName, in: call.database(requestField: m.dbName))
-            // The engine has no truncate: every row is deleted by a filter that matches all
-            // keys; schema, indexes, partitions and aliases stay.
-            let pk = c.schema.primaryKey
-            let everything = pk.dataType == .varchar ? "\(pk.name) >= \"\"" : "\(pk.name) >= \(Int64.min)"
-            _ = try await engine { try c.delete(filter: everything) }
+            try await engine { try c.truncate() }
             return Milvus_TruncateCollectionResponse()
         }
     }
@@ -247,18 +243,26 @@ extension MilvusService {
     ) async throws -> ServerResponse<Milvus_GetPersistentSegmentInfoResponse> {
         await handle(request) { call, m in
             let c = try collection(m.collectionName, in: call.database(requestField: m.dbName))
-            let rows = try await engine { try c.count() }
-            // The engine does not list its segments; the collection is reported as one
-            // flushed segment holding its live rows.
-            var info = Milvus_PersistentSegmentInfo()
-            info.segmentID = c.id
-            info.collectionID = c.id
-            info.numRows = Int64(rows)
-            info.state = .flushed
-            info.level = .l1
-            info.isSorted = true
+            let segments = try await engine { try c.describeSegments() }
             var response = Milvus_GetPersistentSegmentInfoResponse()
-            if rows > 0 { response.infos = [info] }
+            response.infos = segments.compactMap { s -> Milvus_PersistentSegmentInfo? in
+                var info = Milvus_PersistentSegmentInfo()
+                info.segmentID = s.id
+                info.collectionID = c.id
+                info.partitionID = s.partitionID
+                info.numRows = Int64(s.rows)
+                info.state = switch s.state {
+                case .growing: .growing
+                case .sealed: .sealed
+                case .flushed: .flushed
+                }
+                info.level = .l1
+                info.isSorted = false
+                // Without states, Milvus lists the persisted ones: sealed, flushing, flushed.
+                let wanted = m.states.isEmpty ? [.sealed, .flushing, .flushed] : m.states
+                guard wanted.contains(info.state) else { return nil }
+                return info
+            }
             return response
         }
     }
