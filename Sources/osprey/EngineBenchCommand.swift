@@ -4,7 +4,7 @@ import Osprey
 
 /// `osprey engine-bench`: the engine's search path in-process (snapshot, index, merge, ids),
 /// the baseline against which the server's per-request cost is measured.
-struct EngineBenchCommand: ParsableCommand {
+struct EngineBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engine-bench",
         abstract: "Load fvecs data into an in-process collection, index it and time single-query searches (release build).")
@@ -23,8 +23,10 @@ struct EngineBenchCommand: ParsableCommand {
     @Option(help: "Queries per selectivity in filtered-search mode.") var filteredQueries = 200
     @Option(help: "Filtered-search mode: a scalar index type (STL_SORT, INVERTED, BITMAP) to build on the filtered field.")
     var scalarIndex: String?
+    @Flag(help: "Also serve the collection over gRPC on loopback and time the same searches through a client, interleaved with the in-process ones (what the server adds per request).")
+    var grpc = false
 
-    func run() throws {
+    func run() async throws {
         guard let m = Metric(milvusName: metric) else { throw ValidationError("unknown metric \(metric)") }
         let (dim, baseValues) = try VecsFile.read(base, as: Float.self)
         let (qdim, queryValues) = try VecsFile.read(query, as: Float.self)
@@ -57,6 +59,11 @@ struct EngineBenchCommand: ParsableCommand {
         if let selectivities, let exact {
             try filtered(c, exact: exact, metric: m, params: params, queries: queryValues, dim: dim, nq: nq,
                          selectivities: selectivities, buildSeconds: (built - insertDone).seconds, rows: rows)
+            try db.close()
+            return
+        }
+        if grpc {
+            try await compareWithServer(c, database: db, metric: m, params: params, queries: queryValues, dim: dim, nq: nq, rows: rows)
             try db.close()
             return
         }
