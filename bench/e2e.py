@@ -4,7 +4,9 @@
 Starts `osprey serve` and `milvus-lite server` on free loopback ports with temporary data
 directories, then for each system, through pymilvus's MilvusClient:
 
-  * inserts the base vectors in batches of 1,000 (rows/s, default durability),
+  * inserts the base vectors in batches of 1,000 (rows/s, default durability), from one
+    client and again (into a fresh collection) from N concurrent client processes
+    (--insert-clients),
   * flushes, builds the same index (HNSW, M=16, efConstruction=200, L2) and loads,
   * searches single queries (limit 10) from 1 and from 8 client processes: QPS, p50/p99
     latency, recall@10 against exact ground truth computed here with numpy.
@@ -128,6 +130,53 @@ def load(uri: str, name: str, base, index: dict) -> dict:
     return {"insert_rows_per_s": len(base) / insert_s, "insert_s": insert_s, "index_build_s": build_s}
 
 
+def insert_worker(uri, name, base_path, shape, starts, out):
+    import numpy as np
+    from pymilvus import MilvusClient
+    base = np.memmap(base_path, dtype=np.float32, mode="r", shape=shape)
+    client = MilvusClient(uri)
+    out.put("ready")
+    for s in starts:
+        chunk = np.asarray(base[s:s + 1000])
+        client.insert(name, [{"id": s + i, "vector": v} for i, v in enumerate(chunk.tolist())])
+    out.put("done")
+    client.close()
+
+
+def measure_insert(uri: str, name: str, base, clients: int) -> dict:
+    """Rows/s of inserting `base` in batches of 1,000 from `clients` processes at once, each
+    taking every clients-th batch, into a fresh collection (dropped afterwards)."""
+    from pymilvus import DataType, MilvusClient
+    client = MilvusClient(uri)
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=base.shape[1])
+    client.create_collection(name, schema=schema)
+    tmp = tempfile.mkdtemp(prefix="e2e-insert-")
+    path = os.path.join(tmp, "base.f32")
+    base.tofile(path)
+    out = mp.Queue()
+    starts = list(range(0, len(base), 1000))
+    procs = [mp.Process(target=insert_worker, args=(uri, name, path, base.shape, starts[c::clients], out)) for c in range(clients)]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        assert out.get() == "ready"
+    t0 = time.perf_counter()
+    for _ in procs:
+        assert out.get() == "done"
+    wall = time.perf_counter() - t0
+    for p in procs:
+        p.join()
+    rows = client.query(name, filter="", output_fields=["count(*)"])[0]["count(*)"]
+    client.drop_collection(name)
+    client.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+    if rows != len(base):
+        raise RuntimeError(f"{name}: {rows} rows after inserting {len(base)}")
+    return {"clients": clients, "rows_per_s": len(base) / wall, "seconds": wall}
+
+
 def search_worker(uri, name, queries, ids, k, search_params, duration, out):
     from pymilvus import MilvusClient
     client = MilvusClient(uri)
@@ -181,7 +230,8 @@ def write_vecs(path: str, array, dtype) -> None:
 
 
 def in_process(binary: str, base, queries, truth, ef: int, duration: float) -> dict:
-    """The same search in-process (`osprey engine-bench`), the baseline for the server's cost."""
+    """The same searches in-process and through a native gRPC client on loopback, interleaved
+    (`osprey engine-bench --grpc`): what the server adds per request without Python."""
     import numpy as np
     tmp = tempfile.mkdtemp(prefix="e2e-vecs-")
     try:
@@ -190,7 +240,7 @@ def in_process(binary: str, base, queries, truth, ef: int, duration: float) -> d
         write_vecs(os.path.join(tmp, "gt.ivecs"), truth, np.int32)
         out = subprocess.check_output([binary, "engine-bench", "--base", os.path.join(tmp, "base.fvecs"),
                                        "--query", os.path.join(tmp, "query.fvecs"), "--gt", os.path.join(tmp, "gt.ivecs"),
-                                       "--search", f"ef={ef}", "--seconds", str(duration)], text=True)
+                                       "--search", f"ef={ef}", "--seconds", str(duration), "--grpc"], text=True)
         return json.loads(out.strip().splitlines()[-1])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -205,6 +255,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--ef", type=int, default=64)
     ap.add_argument("--clients", default="1,8")
+    ap.add_argument("--insert-clients", default="4", help="concurrent inserting processes for the second insert measure (empty: skip)")
     ap.add_argument("--duration", type=float, default=10.0, help="seconds of searching per setting")
     ap.add_argument("--osprey-bin", default=os.path.join(ROOT, ".build", "release", "osprey"))
     ap.add_argument("--only", choices=["osprey", "milvus-lite"], help="measure one system only")
@@ -234,12 +285,17 @@ def main() -> None:
                 used = {"type": "AUTOINDEX", "params": {}}
                 loaded = load(uri, "bench", base, used)
             print(f"{system}: inserted at {loaded['insert_rows_per_s']:.0f} rows/s, index {used['type']} in {loaded['index_build_s']:.1f}s", flush=True)
+            inserts = []
+            for c in [int(x) for x in args.insert_clients.split(",") if x]:
+                r = measure_insert(uri, f"insert_{c}", base, c)
+                print(f"{system}: {c} inserting clients: {r['rows_per_s']:.0f} rows/s", flush=True)
+                inserts.append(r)
             runs = []
             for c in [int(x) for x in args.clients.split(",")]:
                 r = measure(uri, "bench", queries, truth, 10, search_params, c, args.duration)
                 print(f"{system}: {c} clients: {r['qps']:.0f} QPS, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, recall@10 {r['recall@10']:.3f}", flush=True)
                 runs.append(r)
-            report["systems"][system] = {"index": used, **loaded, "search": runs}
+            report["systems"][system] = {"index": used, **loaded, "concurrent_inserts": inserts, "search": runs}
         finally:
             proc.terminate()
             try:
@@ -252,13 +308,17 @@ def main() -> None:
         base_line = in_process(args.osprey_bin, base, queries, truth, args.ef, args.duration)
         report["osprey_in_process"] = base_line
         one = report["systems"]["osprey"]["search"][0]
-        print(f"osprey in-process: {base_line['qps']:.0f} QPS on one thread, p50 {base_line['p50_ms']:.3f} ms, "
-              f"recall@10 {base_line.get('recall', 0):.3f}; pymilvus round trip adds {one['p50_ms'] - base_line['p50_ms']:.2f} ms at p50", flush=True)
+        print(f"osprey in-process: p50 {base_line['in_process_p50_ms']:.3f} ms; the same searches over a Swift gRPC client on "
+              f"loopback: p50 {base_line['grpc_p50_ms']:.3f} ms, so serving adds {base_line['added_p50_ms']:.3f} ms at p50 "
+              f"({base_line['added_mean_ms']:.3f} ms mean, {base_line['result_mismatches']} differing answers); "
+              f"through pymilvus the round trip adds {one['p50_ms'] - base_line['in_process_p50_ms']:.2f} ms at p50", flush=True)
 
     if len(report["systems"]) == 2:
         o, m = report["systems"]["osprey"], report["systems"]["milvus-lite"]
         print("\n| measure | Osprey | milvus-lite | Osprey / milvus-lite |\n|---|---|---|---|")
-        print(f"| insert rows/s | {o['insert_rows_per_s']:.0f} | {m['insert_rows_per_s']:.0f} | {o['insert_rows_per_s'] / m['insert_rows_per_s']:.1f}x |")
+        print(f"| insert rows/s, 1 client | {o['insert_rows_per_s']:.0f} | {m['insert_rows_per_s']:.0f} | {o['insert_rows_per_s'] / m['insert_rows_per_s']:.1f}x |")
+        for io, im in zip(o["concurrent_inserts"], m["concurrent_inserts"]):
+            print(f"| insert rows/s, {io['clients']} clients | {io['rows_per_s']:.0f} | {im['rows_per_s']:.0f} | {io['rows_per_s'] / im['rows_per_s']:.1f}x |")
         for ro, rm in zip(o["search"], m["search"]):
             c = ro["clients"]
             print(f"| search QPS, {c} client(s) | {ro['qps']:.0f} | {rm['qps']:.0f} | {ro['qps'] / rm['qps']:.1f}x |")
