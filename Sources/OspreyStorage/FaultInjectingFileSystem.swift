@@ -15,7 +15,8 @@ import OspreyCore
 /// unsynced tail and garbles its end), undoes unsynced renames and deletes unsynced new
 /// files; files opened before the crash refuse further use. Removals are treated as
 /// durable at once. It can also fail the next write part-way or the next sync, slow syncs
-/// down, count them, and flip bits in files.
+/// down, count them, flip bits in files, and stop mapping files (`mapsFiles`), to exercise
+/// the heap fallback of file systems that cannot map.
 ///
 /// Thread safety: safe to call from any thread; `simulateCrash` should not race with writes
 /// that the test expects to survive.
@@ -46,6 +47,7 @@ package final class FaultInjectingFileSystem: FileSystem {
         var syncDelayMicroseconds: UInt32 = 0
         var syncCount = 0
         var appendCount = 0
+        var mapsFiles = true
     }
 
     private let base = PosixFileSystem()
@@ -66,6 +68,13 @@ package final class FaultInjectingFileSystem: FileSystem {
     /// Every file sync sleeps this long first (to make group commit observable).
     package func setSyncDelay(microseconds: UInt32) {
         state.withLock { $0.syncDelayMicroseconds = microseconds }
+    }
+
+    /// Whether `map` memory-maps files (the default) or, like a file system that cannot map,
+    /// reads them into an aligned heap buffer (`MappedFile(reading:)`).
+    package var mapsFiles: Bool {
+        get { state.withLock { $0.mapsFiles } }
+        set { state.withLock { $0.mapsFiles = newValue } }
     }
 
     /// File syncs performed so far.
@@ -216,7 +225,7 @@ package final class FaultInjectingFileSystem: FileSystem {
 
     package func readFile(_ path: String) throws -> [UInt8] { try base.readFile(path) }
     package func map(_ path: String, access: MappedFile.Access) throws -> MappedFile {
-        try base.map(path, access: access)
+        mapsFiles ? try base.map(path, access: access) : try MappedFile(reading: path)
     }
     package func fileSize(_ path: String) throws -> Int { try base.fileSize(path) }
     package func exists(_ path: String) -> Bool { base.exists(path) }

@@ -19,7 +19,9 @@ package protocol FileSystem: Sendable {
     func openForAppend(_ path: String) throws -> any WritableFile
     /// Reads the whole file.
     func readFile(_ path: String) throws -> [UInt8]
-    /// Maps the whole file read-only; the mapping lives as long as the returned object.
+    /// The whole file, read-only, at a fixed address for as long as the returned object lives:
+    /// a memory mapping where the file system allows one, otherwise (the default
+    /// implementation) a copy in an aligned heap buffer.
     func map(_ path: String, access: MappedFile.Access) throws -> MappedFile
     /// The size of the file in bytes.
     func fileSize(_ path: String) throws -> Int
@@ -85,6 +87,12 @@ extension FileSystem {
 extension FileSystem {
     /// Maps the whole file read-only for random access.
     package func map(_ path: String) throws -> MappedFile { try map(path, access: .random) }
+
+    /// The fallback for a file system that cannot map files: the whole file read into a
+    /// 64-byte aligned heap buffer, which readers use exactly as they would a mapping.
+    package func map(_ path: String, access: MappedFile.Access) throws -> MappedFile {
+        MappedFile(copying: try readFile(path), path: path)
+    }
 }
 
 extension WritableFile {
@@ -104,13 +112,23 @@ package protocol FileLock: AnyObject, Sendable {
     func unlock()
 }
 
-/// A read-only memory mapping of a whole file, unmapped when the object goes away.
+/// The bytes of a whole file, read-only: a memory mapping (`mmap` with `PROT_READ`,
+/// `MAP_SHARED`), or — for file systems that cannot map, and in tests — a copy in a 64-byte
+/// aligned heap buffer. Either way `bytes` stays valid, at a fixed address, for as long as the
+/// object lives; a mapping is unmapped in `deinit`.
+///
+/// The size is taken from `fstat` when the file is opened and every reader checks offsets
+/// against `bytes.count` before touching a page, so a short or truncated file gives an error,
+/// never a `SIGBUS`. A `SIGBUS` could still come from another process truncating the file
+/// while it is mapped; Osprey never does that to its own files (they are immutable: replaced
+/// by rename, removed by unlink, both of which leave a mapping of the old inode intact).
 ///
 /// Thread safety: immutable; `bytes` may be read from any thread while the object lives.
 package final class MappedFile: @unchecked Sendable {
     /// The path that was mapped.
     package let path: String
-    /// The file's bytes; valid as long as this object is alive.
+    /// The file's bytes; valid as long as this object is alive. The start is page-aligned
+    /// (mapped) or 64-byte aligned (heap copy).
     package let bytes: UnsafeRawBufferPointer
     private enum Storage { case none, mapped, heap }
     private let storage: Storage
@@ -123,6 +141,22 @@ package final class MappedFile: @unchecked Sendable {
         /// read-ahead is enabled.
         case sequential
     }
+
+    /// A hint to the kernel about how pages will be used next (`madvise`).
+    package enum Advice: Sendable {
+        /// The default read-ahead.
+        case normal
+        /// No read-ahead: reads land anywhere (graph traversal).
+        case random
+        /// Aggressive read-ahead; pages behind the reader may be dropped early.
+        case sequential
+        /// Start reading the pages in now.
+        case willNeed
+    }
+
+    /// Whether `bytes` is a file mapping (page cache, reclaimable by the kernel) rather than a
+    /// heap copy.
+    package var isMapped: Bool { storage == .mapped }
 
     /// Maps `path` read-only (an empty file gives an empty buffer).
     package init(mapping path: String, access: Access = .random) throws {
@@ -153,6 +187,37 @@ package final class MappedFile: @unchecked Sendable {
         storage = .mapped
     }
 
+    /// Reads the whole file at `path` into a 64-byte aligned heap buffer (the fallback for
+    /// file systems that cannot map).
+    package init(reading path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let e = errno
+            if e == ENOENT { throw StorageError.notFound(path: path) }
+            throw StorageError.io(operation: "open", path: path, errno: e)
+        }
+        defer { _ = close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw StorageError.io(operation: "fstat", path: path, errno: errno) }
+        let size = Int(st.st_size)
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(size, 1), alignment: 64)
+        var done = 0
+        while done < size {
+            let n = pread(fd, p + done, size - done, off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                let e = errno
+                p.deallocate()
+                throw StorageError.io(operation: "read", path: path, errno: e)
+            }
+            if n == 0 { break }  // the file shrank since fstat: keep what was read
+            done += n
+        }
+        self.path = path
+        bytes = UnsafeRawBufferPointer(start: p, count: done)
+        storage = .heap
+    }
+
     /// Wraps bytes copied into memory (for stores that are not local files); they are freed
     /// with the object.
     package init(copying data: [UInt8], path: String) {
@@ -163,6 +228,25 @@ package final class MappedFile: @unchecked Sendable {
         }
         bytes = UnsafeRawBufferPointer(start: p.baseAddress, count: data.count)
         storage = .heap
+    }
+
+    /// Tells the kernel how the pages of `range` (default: the whole file) will be used; a
+    /// no-op for a heap copy. Advice is a hint: failures are ignored.
+    package func advise(_ advice: Advice, range: Range<Int>? = nil) {
+        guard storage == .mapped, let base = bytes.baseAddress else { return }
+        let r = range ?? 0..<bytes.count
+        guard r.lowerBound >= 0, r.upperBound <= bytes.count, !r.isEmpty else { return }
+        // madvise wants a page-aligned start; the mapping itself starts on a page.
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = r.lowerBound & ~(page - 1)
+        let code: Int32
+        switch advice {
+        case .normal: code = MADV_NORMAL
+        case .random: code = MADV_RANDOM
+        case .sequential: code = MADV_SEQUENTIAL
+        case .willNeed: code = MADV_WILLNEED
+        }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), r.upperBound - start, code)
     }
 
     deinit {

@@ -4,9 +4,10 @@ import OspreyCore
 ///
 /// Opening checks the header, footer and table and, unless told not to, every section's
 /// CRC32C; damaged or truncated files give `StorageError.corruption` or
-/// `.unsupportedFormat` naming the file and offset, never a trap. Section buffers point
-/// into the mapping and stay valid as long as this object is alive; sections start on
-/// 64-byte boundaries.
+/// `.unsupportedFormat` naming the file and offset, never a trap: every offset is checked
+/// against the file's size before it is read, so a truncated file cannot fault. Section
+/// buffers point into the mapping and stay valid as long as this object is alive; sections
+/// start on 64-byte boundaries, so a section of fixed-width values can be read in place.
 ///
 /// Thread safety: immutable after opening; safe to read from any thread.
 package final class SectionFile: Sendable {
@@ -143,6 +144,11 @@ package final class SectionFile: Sendable {
             }
         }
     }
+
+    /// The mapping (or, where the file system cannot map, the aligned heap copy) the section
+    /// buffers point into. Anything that keeps a section buffer beyond a call keeps this
+    /// reader alive as the buffer's owner.
+    package var mapping: MappedFile { mapped }
 
     /// The names of the sections, in the order they were written.
     package var sectionNames: [String] { sections.map(\.name) }
