@@ -45,8 +45,13 @@ package final class FlatIndex: VectorIndex {
 
     package var isTrained: Bool { true }
     package var count: Int { state.withLock { $0.storage.count } }
+    /// Heap bytes: vectors (or the heap image they point into), norms, the removed-row bitmap.
     package var memoryBytes: Int {
-        state.withLock { s in s.storage.vectors.byteCount + (s.storage.norms?.byteCount ?? 0) + s.removed.count / 8 }
+        state.withLock { s in IndexImage.memory(of: [s.storage.vectors, s.storage.norms]).heap + s.removed.count / 8 }
+    }
+    /// Bytes of a mapped index file the vectors are read from in place (0 when in memory).
+    package var mappedBytes: Int {
+        state.withLock { s in IndexImage.memory(of: [s.storage.vectors, s.storage.norms]).mapped }
     }
 
     package func train(_ source: some VectorSource) throws(IndexError) {}
@@ -247,19 +252,19 @@ package final class FlatIndex: VectorIndex {
         return IndexFile.image(configuration, payload: w.bytes)
     }
 
+    /// Loads an image; a mapped image's vectors are searched in place, not copied.
     convenience init(file: IndexFile) throws(IndexError) {
         try self.init(file.configuration)
         let vb = kernel.vectorBytes
         let config = configuration
-        let loaded: State = try withRawBytes(file.bytes) { raw throws(IndexError) in
+        let loaded: State = try file.image.withBytes { raw throws(IndexError) in
             var r = PayloadReader(raw, offset: file.payloadOffset)
             let n = try r.count("row count", limit: Int(UInt32.max))
             let removed = try r.bitset(rows: n)
             try r.align(64)
             let src = try r.raw(n * vb, "vectors")
             guard r.offset == raw.count else { throw .corruptFile("\(raw.count - r.offset) trailing bytes") }
-            let buf = AlignedBuffer(byteCount: n * vb, zeroed: false)
-            if n > 0 { buf.pointer.copyMemory(from: src.baseAddress!, byteCount: n * vb) }
+            let buf = file.buffer(src, alignment: 64)
             return State(storage: Storage(vectors: buf, norms: FlatIndex.norms(buf, count: n, config: config), count: n), removed: removed)
         }
         state.withLock { $0 = loaded }

@@ -49,8 +49,11 @@ final class HNSWGraph: Sendable {
     /// the hardware prefetcher streams the rest of longer vectors.
     static let prefetchLimit = 256
 
-    /// Bytes held: level-0 blocks, upper links, offsets, levels.
-    var memoryBytes: Int { level0.byteCount + upper.byteCount + upperStart.byteCount + levels.byteCount }
+    /// Heap bytes held: level-0 blocks, upper links, offsets, levels (or the heap image they
+    /// point into).
+    var memoryBytes: Int { IndexImage.memory(of: [level0, upper, upperStart, levels]).heap }
+    /// Bytes of a mapped index file the graph is read from in place.
+    var mappedBytes: Int { IndexImage.memory(of: [level0, upper, upperStart, levels]).mapped }
 
     @inline(__always) func vector(_ i: Int) -> UnsafeRawPointer { UnsafeRawPointer(level0.pointer + i * nodeBytes + vectorOffset) }
 

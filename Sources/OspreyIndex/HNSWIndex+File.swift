@@ -8,7 +8,7 @@ extension HNSWIndex {
     ///     pad(64) level0:(nodeBytes × n)     — [count:u32][2M links:u32][vector] per node
     package func serialized() -> [UInt8] {
         let (graph, removed) = state.withLock { ($0.graph, $0.removed) }
-        var w = ByteWriter(capacity: (graph?.memoryBytes ?? 0) + 512)
+        var w = ByteWriter(capacity: (graph.map { $0.level0.byteCount + $0.upper.byteCount + $0.upperStart.byteCount + $0.levels.byteCount } ?? 0) + 512)
         guard let g = graph else {
             for _ in 0..<5 { w.write(UInt64(0)) }
             w.write(Bitset(count: 0))
@@ -30,12 +30,17 @@ extension HNSWIndex {
         return IndexFile.image(configuration, payload: w.bytes)
     }
 
+    /// Bytes of a mapped index file the graph is read from in place (0 when in memory).
+    package var mappedBytes: Int { state.withLock { $0.graph?.mappedBytes ?? 0 } }
+
     /// Loads and fully validates a graph: every count, link, level and offset is checked, so a
-    /// damaged file gives ``IndexError/corruptFile(_:)`` and never a trap or a wild read.
+    /// damaged file gives ``IndexError/corruptFile(_:)`` and never a trap or a wild read. A
+    /// mapped image's level-0 blocks (links and vectors), upper links and levels are used in
+    /// place, not copied.
     convenience init(file: IndexFile) throws(IndexError) {
         try self.init(file.configuration)
         let config = configuration, kernel = self.kernel
-        let loaded: State = try withRawBytes(file.bytes) { raw throws(IndexError) in
+        let loaded: State = try file.image.withBytes { raw throws(IndexError) in
             var r = PayloadReader(raw, offset: file.payloadOffset)
             let n = try r.count("node count", limit: Int(Int32.max))
             let entryPlusOne = try r.count("entry", limit: n)
@@ -59,14 +64,10 @@ extension HNSWIndex {
             let level0Raw = try r.raw(n * nodeBytes, "level-0 blocks")
             guard r.offset == raw.count else { throw .corruptFile("\(raw.count - r.offset) trailing bytes") }
 
-            let levels = AlignedBuffer(byteCount: n, zeroed: false)
-            levels.pointer.copyMemory(from: levelsRaw.baseAddress!, byteCount: n)
-            let starts = AlignedBuffer(byteCount: (n + 1) * 4, zeroed: false)
-            starts.pointer.copyMemory(from: startsRaw.baseAddress!, byteCount: (n + 1) * 4)
-            let upper = AlignedBuffer(byteCount: upperWords * 4, zeroed: false)
-            if upperWords > 0 { upper.pointer.copyMemory(from: upperRaw.baseAddress!, byteCount: upperWords * 4) }
-            let level0 = AlignedBuffer(byteCount: n * nodeBytes, zeroed: false)
-            level0.pointer.copyMemory(from: level0Raw.baseAddress!, byteCount: n * nodeBytes)
+            let levels = file.buffer(levelsRaw, alignment: 1)
+            let starts = file.buffer(startsRaw, alignment: 4)
+            let upper = file.buffer(upperRaw, alignment: 4)
+            let level0 = file.buffer(level0Raw, alignment: 64)
 
             let lv = levels.pointer.assumingMemoryBound(to: UInt8.self)
             let st = starts.pointer.assumingMemoryBound(to: UInt32.self)

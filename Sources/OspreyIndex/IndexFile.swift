@@ -19,9 +19,11 @@ package struct IndexFile: Sendable {
     package static let headerSize = 64
 
     package let configuration: IndexConfiguration
-    /// The whole file image.
-    package let bytes: [UInt8]
-    /// The payload's offset in `bytes` (always `headerSize`).
+    /// The memory holding the whole file image.
+    package let image: IndexImage
+    /// The whole file image as an array (a copy when the image is a mapped region).
+    package var bytes: [UInt8] { image.arrayOrCopy }
+    /// The payload's offset in the image (always `headerSize`).
     package var payloadOffset: Int { IndexFile.headerSize }
 
     static func code(_ t: IndexType) -> UInt32 {
@@ -67,33 +69,119 @@ package struct IndexFile: Sendable {
 
     /// Checks magic, version, checksums and the configuration; never traps on bad input.
     package static func parse(_ bytes: [UInt8]) throws(IndexError) -> IndexFile {
-        guard bytes.count >= headerSize else { throw .corruptFile("\(bytes.count) bytes is shorter than the header") }
-        guard Array(bytes[0..<8]) == magic else { throw .corruptFile("bad magic") }
-        func u32(_ at: Int) -> UInt32 {
-            UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3]) << 24
+        try parse(IndexImage(bytes))
+    }
+
+    /// Checks an image held in memory or mapped: the header is read only after the size has
+    /// been checked, and the payload only after its length matches the header, so a short
+    /// file gives an error and never a read past its end.
+    package static func parse(_ image: IndexImage) throws(IndexError) -> IndexFile {
+        let config: IndexConfiguration = try image.withBytes { bytes throws(IndexError) in
+            guard bytes.count >= headerSize else { throw .corruptFile("\(bytes.count) bytes is shorter than the header") }
+            guard bytes.prefix(8).elementsEqual(magic) else { throw .corruptFile("bad magic") }
+            func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+            let headerCRC = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<60]))
+            guard headerCRC == u32(60) else { throw .corruptFile("header checksum mismatch") }
+            let version = u32(8)
+            guard version == IndexFile.version else { throw .unsupportedVersion(found: version, supported: IndexFile.version) }
+            let payloadLength = UInt64(u32(48)) | UInt64(u32(52)) << 32
+            guard payloadLength == UInt64(bytes.count - headerSize) else {
+                throw .corruptFile("payload is \(bytes.count - headerSize) bytes, header says \(payloadLength)")
+            }
+            let payloadCRC = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[headerSize...]))
+            guard payloadCRC == u32(56) else { throw .corruptFile("payload checksum mismatch") }
+            guard let t = indexType(code: u32(12)) else { throw .corruptFile("unknown index type code \(u32(12))") }
+            let mi = Int(u32(16))
+            guard mi < metrics.count else { throw .corruptFile("unknown metric code \(mi)") }
+            guard let dt = DataType(rawValue: Int32(bitPattern: u32(20))) else { throw .corruptFile("unknown data type") }
+            do {
+                return try IndexConfiguration(indexType: t, metric: metrics[mi], type: dt, dim: Int(u32(24)), M: Int(u32(28)),
+                                              efConstruction: Int(u32(32)), nlist: Int(u32(36)), m: Int(u32(40)), nbits: Int(u32(44)))
+            } catch {
+                throw .corruptFile("inconsistent configuration: \(error)")
+            }
         }
-        let headerCRC = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<60])) }
-        guard headerCRC == u32(60) else { throw .corruptFile("header checksum mismatch") }
-        let version = u32(8)
-        guard version == IndexFile.version else { throw .unsupportedVersion(found: version, supported: IndexFile.version) }
-        let payloadLength = UInt64(u32(48)) | UInt64(u32(52)) << 32
-        guard payloadLength == UInt64(bytes.count - headerSize) else {
-            throw .corruptFile("payload is \(bytes.count - headerSize) bytes, header says \(payloadLength)")
+        return IndexFile(configuration: config, image: image)
+    }
+
+    /// A buffer over `bytes`, a part of this file's image: the bytes themselves when the image
+    /// stays at a fixed address and they are aligned to `alignment` (a mapped file: no copy),
+    /// otherwise a 64-byte aligned copy.
+    func buffer(_ bytes: UnsafeRawBufferPointer, alignment: Int) -> AlignedBuffer {
+        if image.pinned != nil, let base = bytes.baseAddress, !bytes.isEmpty, Int(bitPattern: base) % alignment == 0 {
+            return AlignedBuffer(borrowing: base, byteCount: bytes.count, owner: image)
         }
-        let payloadCRC = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[headerSize...])) }
-        guard payloadCRC == u32(56) else { throw .corruptFile("payload checksum mismatch") }
-        guard let t = indexType(code: u32(12)) else { throw .corruptFile("unknown index type code \(u32(12))") }
-        let mi = Int(u32(16))
-        guard mi < metrics.count else { throw .corruptFile("unknown metric code \(mi)") }
-        guard let dt = DataType(rawValue: Int32(bitPattern: u32(20))) else { throw .corruptFile("unknown data type") }
-        let config: IndexConfiguration
-        do {
-            config = try IndexConfiguration(indexType: t, metric: metrics[mi], type: dt, dim: Int(u32(24)), M: Int(u32(28)),
-                                            efConstruction: Int(u32(32)), nlist: Int(u32(36)), m: Int(u32(40)), nbits: Int(u32(44)))
-        } catch {
-            throw .corruptFile("inconsistent configuration: \(error)")
+        let copy = AlignedBuffer(byteCount: bytes.count, zeroed: false)
+        if let base = bytes.baseAddress, !bytes.isEmpty { copy.pointer.copyMemory(from: base, byteCount: bytes.count) }
+        return copy
+    }
+}
+
+/// The memory an index file image lives in: an array read into memory, or a region that
+/// stays at a fixed address as long as this object lives — a file mapping, or an aligned heap
+/// copy from a file system that cannot map. Loaders point into a fixed region instead of
+/// copying what its layout allows (FLAT vectors; HNSW level-0 blocks, links and levels).
+///
+/// Memory is accounted by where it lives: an index's `memoryBytes` counts heap it allocated
+/// plus a heap region it points into, whole; `mappedBytes` counts a mapped region it points
+/// into, whole — file pages the kernel faults in on use and may reclaim, which are resident
+/// only while touched.
+///
+/// Thread safety: immutable; safe to share.
+package final class IndexImage: @unchecked Sendable {
+    /// The bytes, when they were given as an array.
+    let array: [UInt8]?
+    private let region: UnsafeRawBufferPointer
+    private let owner: AnyObject?
+    /// Whether the image is a file mapping rather than heap memory.
+    package let isMapped: Bool
+
+    /// An image read into an array; loaders copy out of it.
+    package init(_ bytes: [UInt8]) {
+        array = bytes
+        region = UnsafeRawBufferPointer(start: nil, count: 0)
+        owner = nil
+        isMapped = false
+    }
+
+    /// An image in `region`, which `owner` keeps valid and unchanged (for a file: the mapping
+    /// object); `mapped` says whether it is a file mapping or heap memory.
+    package init(region: UnsafeRawBufferPointer, mapped: Bool, owner: AnyObject) {
+        array = nil
+        self.region = region
+        self.owner = owner
+        isMapped = mapped
+    }
+
+    /// The image's size in bytes.
+    package var byteCount: Int { array?.count ?? region.count }
+
+    /// The bytes as an array: the array itself, or a copy of the region.
+    var arrayOrCopy: [UInt8] { array ?? withExtendedLifetime(self) { [UInt8](region) } }
+
+    /// The bytes at their fixed address, or nil for an array image.
+    var pinned: UnsafeRawBufferPointer? { array == nil ? region : nil }
+
+    /// Calls `body` with the image's bytes.
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws(IndexError) -> R) throws(IndexError) -> R {
+        if let array { return try withRawBytes(array, body) }
+        return try withExtendedLifetime(self) { () throws(IndexError) -> R in try body(region) }
+    }
+
+    /// Heap and mapped bytes held by `buffers`: owned buffers count as heap; every distinct
+    /// image that borrowed buffers point into counts whole, as heap or as mapped.
+    static func memory(of buffers: [AlignedBuffer?]) -> (heap: Int, mapped: Int) {
+        var heap = 0, mapped = 0
+        var seen: Set<ObjectIdentifier> = []
+        for case let b? in buffers {
+            guard let image = b.owner as? IndexImage else {
+                heap += b.byteCount
+                continue
+            }
+            guard seen.insert(ObjectIdentifier(image)).inserted else { continue }
+            if image.isMapped { mapped += image.byteCount } else { heap += image.byteCount }
         }
-        return IndexFile(configuration: config, bytes: bytes)
+        return (heap, mapped)
     }
 }
 

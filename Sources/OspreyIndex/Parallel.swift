@@ -36,18 +36,29 @@ enum Parallel {
     }
 }
 
-/// A 64-byte-aligned, manually managed byte buffer for vectors, codes and links.
+/// A 64-byte-aligned, manually managed byte buffer for vectors, codes and links, or a
+/// read-only window into a loaded index image (`init(borrowing:byteCount:owner:)`).
 ///
 /// Thread safety: immutable after it is filled; concurrent reads are safe. The owner frees it.
 final class AlignedBuffer: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
     let byteCount: Int
+    /// What keeps borrowed bytes valid (a mapped index image); nil when the buffer owns them.
+    let owner: AnyObject?
 
     init(byteCount: Int, zeroed: Bool = true) {
         self.byteCount = byteCount
         pointer = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(byteCount, 64), alignment: 64)
         if zeroed { pointer.initializeMemory(as: UInt8.self, repeating: 0, count: Swift.max(byteCount, 64)) }
+        owner = nil
     }
 
-    deinit { pointer.deallocate() }
+    /// Bytes that `owner` keeps valid and that are never written through this buffer.
+    init(borrowing bytes: UnsafeRawPointer, byteCount: Int, owner: AnyObject) {
+        pointer = UnsafeMutableRawPointer(mutating: bytes)
+        self.byteCount = byteCount
+        self.owner = owner
+    }
+
+    deinit { if owner == nil { pointer.deallocate() } }
 }

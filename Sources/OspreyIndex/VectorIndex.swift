@@ -12,8 +12,10 @@ package protocol VectorIndexRead: AnyObject, Sendable {
     var configuration: IndexConfiguration { get }
     /// Rows in the index (including removed ones, which are never returned).
     var count: Int { get }
-    /// Bytes of memory the index holds (vectors, links, codes, tables).
+    /// Bytes of heap memory the index holds (vectors, links, codes, tables).
     var memoryBytes: Int { get }
+    /// Bytes of a mapped index file the index reads in place (see ``IndexImage``).
+    var mappedBytes: Int { get }
     /// The `k` nearest allowed rows of each query.
     func search(queries: UnsafeRawBufferPointer, parameters: SearchParameters) throws(IndexError) -> [[Neighbor]]
     /// Every row within the bounds (FLAT), or those found among the candidates explored (approximate
@@ -80,7 +82,11 @@ package enum IndexFactory {
 
     /// Loads an index from a file image written by `serialized()`; corrupt images throw.
     package static func load(_ bytes: [UInt8]) throws(IndexError) -> any VectorIndex {
-        let file = try IndexFile.parse(bytes)
+        try load(IndexFile.parse(bytes))
+    }
+
+    /// Loads an index from a parsed file image (in memory or mapped).
+    package static func load(_ file: IndexFile) throws(IndexError) -> any VectorIndex {
         switch file.configuration.indexType {
         case .flat, .binFlat: return try FlatIndex(file: file)
         case .hnsw, .autoIndex: return try HNSWIndex(file: file)
@@ -88,6 +94,11 @@ package enum IndexFactory {
         default: throw .corruptFile("index type \(file.configuration.indexType) has no loader")
         }
     }
+}
+
+extension VectorIndexRead {
+    /// Indexes that never read a file in place hold no mapped bytes.
+    package var mappedBytes: Int { 0 }
 }
 
 /// Calls `body` with the bytes of an array, keeping `body`'s typed error.
