@@ -6,6 +6,10 @@ import OspreyCore
 /// The chunk table is allocated once for `maxRows`, so readers can follow chunk pointers
 /// for rows below a published watermark while the writer appends further rows.
 ///
+/// A sealed column of fixed-width values read from a segment file is a *borrowed* store
+/// instead (`init(borrowing:rows:elementsPerRow:owner:)`): one chunk pointing into the file's
+/// mapping, kept alive by `owner`, holding no heap memory of its own and taking no appends.
+///
 /// Thread safety: one writer (`append`) at a time; any number of readers of rows that were
 /// published to them through a release/acquire watermark (see `Segment`).
 final class ChunkedStore<Element>: @unchecked Sendable {
@@ -15,6 +19,8 @@ final class ChunkedStore<Element>: @unchecked Sendable {
     private let table: UnsafeMutablePointer<UnsafeMutablePointer<Element>?>
     /// Rows written so far (writer's view; readers use the segment's watermark).
     private(set) var count = 0
+    /// What keeps borrowed rows valid (a mapped file); nil when the store owns its chunks.
+    private let owner: AnyObject?
 
     @inlinable var chunkRows: Int { 1 << chunkShift }
 
@@ -25,9 +31,35 @@ final class ChunkedStore<Element>: @unchecked Sendable {
         self.maxChunks = (maxRows + (1 << chunkShift) - 1) >> chunkShift
         self.table = .allocate(capacity: maxChunks)
         table.initialize(repeating: nil, count: maxChunks)
+        owner = nil
     }
 
+    /// A sealed store of `rows` rows that already lie contiguously at `base`, which `owner`
+    /// keeps valid (for a segment file: the `SectionFile` holding the mapping). One chunk; no
+    /// copy, no appends. The caller has checked that `base` is aligned for `Element` and that
+    /// the memory holds valid values of it (BOOL bytes are 0 or 1).
+    init(borrowing base: UnsafePointer<Element>, rows: Int, elementsPerRow: Int, owner: AnyObject) where Element: BitwiseCopyable {
+        precondition(elementsPerRow > 0 && rows > 0)
+        chunkShift = Self.borrowedChunkShift
+        self.elementsPerRow = elementsPerRow
+        maxChunks = 1
+        table = .allocate(capacity: 1)
+        table.initialize(to: UnsafeMutablePointer(mutating: base))
+        count = rows
+        self.owner = owner
+    }
+
+    /// The chunk shift of a borrowed store: larger than any row count, so one chunk.
+    static var borrowedChunkShift: Int { 62 }
+
+    /// Whether the rows live in memory the store does not own (a mapped file).
+    var isBorrowed: Bool { owner != nil }
+
     deinit {
+        if owner != nil {
+            table.deallocate()
+            return
+        }
         var remaining = count
         for c in 0..<maxChunks {
             guard let chunk = table[c] else { break }
@@ -42,6 +74,7 @@ final class ChunkedStore<Element>: @unchecked Sendable {
     /// Appends `rows` rows whose elements come from `source` (rows × elementsPerRow elements).
     /// The caller guarantees capacity (`count + rows <= maxChunks * chunkRows`).
     func append(_ source: UnsafeBufferPointer<Element>, rows: Int) {
+        precondition(owner == nil, "a borrowed store is sealed")
         precondition(source.count == rows * elementsPerRow, "element count does not match rows")
         precondition(count + rows <= maxChunks << chunkShift, "segment capacity exceeded")
         var done = 0

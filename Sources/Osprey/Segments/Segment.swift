@@ -1,5 +1,6 @@
 import OspreyCore
 import OspreyQuery
+import OspreyStorage
 import Synchronization
 
 /// A segment's storage for one field: typed append-only chunks and, for nullable fields, a
@@ -57,6 +58,22 @@ enum FieldStore: @unchecked Sendable {
         case let (.vector(s), .int8Vector(_, v)): v.withUnsafeBytes { s.append($0.bindMemory(to: UInt8.self), rows: $0.count / s.elementsPerRow) }
         case let (.vector(s), .binaryVector(_, v)): s.append(contentsOf: v)
         default: preconditionFailure("column type does not match the field's storage (normalisation missed it)")
+        }
+    }
+
+    /// Bytes of rows `0 ..< rows` borrowed from a file, 0 when the store owns its memory.
+    func borrowedBytes(rows: Int) -> Int {
+        func b<T>(_ s: ChunkedStore<T>) -> Int { s.isBorrowed ? rows * s.elementsPerRow * MemoryLayout<T>.stride : 0 }
+        switch self {
+        case .bool(let s): return b(s)
+        case .int8(let s): return b(s)
+        case .int16(let s): return b(s)
+        case .int32(let s): return b(s)
+        case .int64(let s): return b(s)
+        case .float(let s): return b(s)
+        case .double(let s): return b(s)
+        case .vector(let s): return b(s)
+        case .string, .json, .array, .sparse: return 0
         }
     }
 
@@ -138,21 +155,65 @@ final class Segment: @unchecked Sendable {
     private let deletedRows = Atomic<Int>(0)
     private let isSealed = Atomic<Bool>(false)
 
+    /// The file that sealed columns are read from in place (a mapping, or the heap copy of a
+    /// file system that cannot map); nil when every column lives in the segment's own memory.
+    let backingFile: MappedFile?
+
+    /// The stored fields of `schema`: its fields in order, then `$meta` when dynamic.
+    static func storedFields(of schema: CollectionSchema) -> [FieldSchema] {
+        var fields = schema.fields
+        if schema.enableDynamicField {
+            fields.append(FieldSchema(name: CollectionSchema.dynamicFieldName, dataType: .json, fieldID: 99))
+        }
+        return fields
+    }
+
+    /// An empty, growing segment with room for `capacity` rows.
     init(id: SegmentID, partition: String, schema: CollectionSchema, capacity: Int) {
         self.id = id
         self.partition = partition
         self.schema = schema
         self.capacity = capacity
-        var fields = schema.fields
-        if schema.enableDynamicField {
-            fields.append(FieldSchema(name: CollectionSchema.dynamicFieldName, dataType: .json, fieldID: 99))
-        }
+        let fields = Segment.storedFields(of: schema)
         self.fieldsWithMeta = fields
         self.stores = fields.map { FieldStore(field: $0, chunkShift: Segment.chunkShift, maxRows: capacity) }
         self.validity = fields.map { $0.nullable ? ChunkedStore(elementsPerRow: 1, chunkShift: Segment.chunkShift, maxRows: capacity) : nil }
         self.timestamps = ChunkedStore(elementsPerRow: 1, chunkShift: Segment.chunkShift, maxRows: capacity)
         self.deletes = DeleteTimestamps(chunkShift: Segment.chunkShift, maxRows: capacity)
         self.pkFieldIndex = schema.fields.firstIndex(where: \.isPrimaryKey)!
+        backingFile = nil
+    }
+
+    /// A full segment over stores that already hold all `rows` rows (a segment read from its
+    /// file: fixed-width columns borrowed from `backingFile`, the others decoded), aligned with
+    /// `storedFields(of: schema)`; a nil validity store means the field has no nulls here. The
+    /// caller applies the delete state, then publishes and seals it.
+    init(id: SegmentID, partition: String, schema: CollectionSchema, rows: Int, stores: [FieldStore],
+         validity: [ChunkedStore<Bool>?], timestamps: ChunkedStore<UInt64>, backingFile: MappedFile?) {
+        precondition(rows > 0 && timestamps.count == rows, "a loaded segment holds all of its rows")
+        self.id = id
+        self.partition = partition
+        self.schema = schema
+        self.capacity = rows
+        self.fieldsWithMeta = Segment.storedFields(of: schema)
+        precondition(stores.count == fieldsWithMeta.count && validity.count == fieldsWithMeta.count)
+        self.stores = stores
+        self.validity = validity
+        self.timestamps = timestamps
+        self.deletes = DeleteTimestamps(chunkShift: Segment.chunkShift, maxRows: rows)
+        deletes.grow(to: rows)
+        self.pkFieldIndex = schema.fields.firstIndex(where: \.isPrimaryKey)!
+        self.backingFile = backingFile
+    }
+
+    /// Bytes of this segment's rows read in place from a file mapping (columns and insert
+    /// timestamps), as opposed to held in its own memory.
+    var mappedColumnBytes: Int {
+        guard backingFile?.isMapped == true else { return 0 }
+        var total = timestamps.isBorrowed ? rowCount * 8 : 0
+        for store in stores { total += store.borrowedBytes(rows: rowCount) }
+        for v in validity { if let v, v.isBorrowed { total += rowCount } }
+        return total
     }
 
     /// Rows published to readers.
