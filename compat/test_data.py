@@ -6,7 +6,7 @@ import uuid
 
 import numpy as np
 import pytest
-from pymilvus import DataType, MilvusClient
+from pymilvus import DataType, MilvusClient, MilvusException
 
 
 def name(prefix: str) -> str:
@@ -174,6 +174,36 @@ def test_upsert_and_delete(client: MilvusClient):
     assert client.delete(coll, filter="v >= {lo} and v < {hi}", filter_params={"lo": 5, "hi": 8})["delete_count"] == 3
     left = sorted(r["id"] for r in client.query(coll, filter="id >= 0", output_fields=["id"]))
     assert left == [2, 3, 4, 8, 9, 42]
+    client.drop_collection(coll)
+
+
+def test_partial_upsert_merges_fields(client: MilvusClient):
+    coll = name("partial")
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=True)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("title", DataType.VARCHAR, max_length=20)
+    schema.add_field("issue", DataType.INT32, nullable=True)
+    schema.add_field("vec", DataType.FLOAT_VECTOR, dim=2)
+    index_params = client.prepare_index_params()
+    index_params.add_index("vec", metric_type="L2")
+    client.create_collection(coll, schema=schema, index_params=index_params)
+    client.insert(coll, [
+        {"id": 1, "title": "one", "issue": 10, "vec": [1, 1], "author": "ann", "year": 2020},
+        {"id": 2, "title": "two", "issue": 20, "vec": [2, 2]},
+    ])
+    res = client.upsert(coll, [{"id": 1, "title": "uno", "year": 2021}, {"id": 2, "title": "dos"}], partial_update=True)
+    assert res["upsert_count"] == 2
+    rows = {r["id"]: r for r in client.query(coll, filter="id > 0", output_fields=["*"])}
+    assert rows[1]["title"] == "uno" and rows[1]["issue"] == 10 and rows[1]["vec"] == [1.0, 1.0]
+    assert rows[1]["author"] == "ann" and rows[1]["year"] == 2021
+    assert rows[2]["title"] == "dos" and rows[2]["issue"] == 20 and rows[2]["vec"] == [2.0, 2.0]
+    # A new key needs its required fields; the batch is refused as a whole.
+    with pytest.raises(MilvusException, match="vec"):
+        client.upsert(coll, [{"id": 1, "title": "x"}, {"id": 3, "title": "three"}], partial_update=True)
+    assert client.get(coll, ids=[1], output_fields=["title"])[0]["title"] == "uno"
+    # Without partial_update, left-out nullable fields become null.
+    client.upsert(coll, [{"id": 2, "title": "deux", "vec": [2, 2]}])
+    assert client.get(coll, ids=[2], output_fields=["issue"])[0]["issue"] is None
     client.drop_collection(coll)
 
 

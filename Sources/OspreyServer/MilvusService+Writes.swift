@@ -28,12 +28,13 @@ extension MilvusService {
         await handle(request) { call, m in
             let c = try collection(m.collectionName, in: call.database(requestField: m.dbName))
             if let stale = Self.schemaMismatch(m.schemaTimestamp, c) { return stale }
-            guard !m.partialUpdate else {
-                throw MilvusError.invalid("partial updates are not supported by Osprey; send every field of the rows")
+            if let op = m.fieldOps.first(where: { $0.op != .replace }) {
+                throw MilvusError.invalid("field '\(op.fieldName)': array append and remove in an upsert are not supported by Osprey")
             }
             let partition = m.partitionName.isEmpty ? nil : m.partitionName
             let result = try await engine {
                 var batch = try FieldDataCodec.decodeBatch(m.fieldsData, numRows: Int(m.numRows))
+                if m.partialUpdate { return try c.partialUpsert(columns: batch, partition: partition) }
                 let pk = c.schema.primaryKey
                 guard pk.autoID, let keys = batch[pk.name] else { return try c.upsert(columns: batch, partition: partition) }
                 // The engine generates auto_id keys and refuses given ones. As in Milvus 2.4,
