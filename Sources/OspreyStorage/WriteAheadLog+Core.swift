@@ -161,6 +161,11 @@ final class WALCore: @unchecked Sendable {
             lock.unlock()
             return completion(.failure(Self.refusal(failure, directory)))
         }
+        if closing {
+            // The writer thread may be gone: nobody would complete the request.
+            lock.unlock()
+            return completion(.failure(.closed(path: directory, reason: "the write-ahead log is closed")))
+        }
         syncWaiters.append(completion)
         lock.signal()
         lock.unlock()

@@ -175,6 +175,23 @@ package final class WriteAheadLog: Sendable {
         }
     }
 
+    /// Makes every record appended so far durable, blocking the calling thread; returns the
+    /// durable LSN, which covers every record submitted before the call. Costs no fsync when
+    /// they already are durable. For callers outside Swift concurrency (checkpoints).
+    ///
+    /// - Throws: the I/O error that failed the log, or `.closed` after `close()`.
+    @discardableResult
+    package func syncBlocking() throws -> LSN {
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<LSN, StorageError>?>(nil)
+        core.requestSync { result in
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        return try outcome.withLock { $0! }.get()
+    }
+
     /// The LSN of the newest appended record (`LSN.zero` if none).
     package var lastLSN: LSN { core.lastAssignedLSN }
     /// Every record up to this LSN is durable (fsync'd).
