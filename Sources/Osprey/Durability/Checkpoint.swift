@@ -1,12 +1,21 @@
 import OspreyCore
 import OspreyStorage
 
-// Checkpoints (docs/storage.md §15): with every collection's writer held, seal
-// the growing segments asked for, drop sealed segments expired by the TTL whole, write each sealed segment not yet on disk and the delete
-// state of each whose deletes changed, and record the segment lists with the new WAL
-// checkpoint in one manifest edit; then delete WAL files wholly at or before the checkpoint
-// and files no segment refers to. The checkpoint is the LSN before the oldest record still
-// held only by a growing segment (or the last LSN when none is).
+// Checkpoints (docs/storage.md §15), in four steps:
+//
+// 1. capture, with every collection's writer lock held and no file I/O: seal the growing
+//    segments asked for, drop sealed segments expired by the TTL whole, and note each sealed
+//    segment with its deleted-row count, the WAL cut (the LSN before the oldest record still
+//    held only by a growing segment, or the last LSN when none is), the last LSN and a
+//    timestamp newer than every write applied so far;
+// 2. with no writer lock, make the WAL durable through that last LSN, then write the data
+//    file of each captured segment not yet on disk, its delete state as of the captured
+//    timestamp where its deleted count changed, and the vector indexes built for it;
+// 3. record the segment lists with the cut in one manifest edit;
+// 4. delete WAL files wholly at or before the cut and files no segment refers to.
+//
+// Deletes applied after the capture are not in the delete states written; their WAL records
+// come after the cut, so they stay in the WAL and are replayed on recovery.
 
 /// Where replay of a partition's inserts resumes: records before `lsn`, and the first
 /// `rows` rows of record `lsn`, are in sealed segment files.
@@ -18,15 +27,30 @@ struct ReplayWatermark: Sendable {
 }
 
 extension DurableStorage {
+    /// A sealed segment as a checkpoint captured it, and what it wrote for it.
+    ///
+    /// Thread safety: a value type used by the one thread running the checkpoint.
+    private struct CapturedSegment {
+        let collection: Int64
+        let segment: Segment
+        let partitionID: Int64
+        /// Rows marked deleted at capture: those with a delete timestamp at or before the
+        /// checkpoint's capture timestamp.
+        let deleted: Int
+        var persistence: Segment.Persistence
+    }
+
     /// Runs a checkpoint, sealing first the growing segments of the collections in `sealing`
-    /// (every collection when nil).
+    /// (every collection when nil). Writers wait only while step 1 runs; reads never wait.
     func checkpoint(_ db: Database, sealing: Set<Int64>?) throws {
         try checkpointLock.withLock { _ in
             guard !isClosed else { return }
             let collections = db.namespaces.withLock { ns in ns.values.flatMap { $0.collections.values } }.sorted { $0.id < $1.id }
+            // 1. Capture.
             var growing: [Segment] = []
+            var captured: [CapturedSegment] = []
             var cut: UInt64 = 0
-            var keep: [String: Set<String>] = [:]  // segment directory → files it still uses
+            var asOf: UInt64 = 0
             try Self.withWriters(collections[...], { c, w in
                 if sealing == nil || sealing!.contains(c.id) {
                     for s in w.growing.values { s.seal() }
@@ -39,41 +63,61 @@ extension DurableStorage {
                     return first > 0 ? first : nil
                 }.min()
                 cut = oldest.map { $0 - 1 } ?? wal.lastLSN.rawValue
-                var lists: [Int64: [SegmentRecord]] = [:]
-                var updates: [(Segment, Segment.Persistence)] = []
+                // Every write applied so far has an older timestamp, every later one a newer.
+                asOf = db.context.oracle.next().rawValue
                 for c in collections {
                     c.dropExpiredSegments()
                     let partitionIDs = c.partitionIDs()
-                    var list: [SegmentRecord] = []
                     for seg in c.segments.withLock({ Array($0.values) }).sorted(by: { $0.id < $1.id }) where seg.sealed && seg.rowCount > 0 {
                         guard let pid = partitionIDs[seg.partition] else { continue }
-                        var p = seg.persistence.withLock { $0 }
-                        if p.dataKey == nil { p.dataKey = try files.writeData(seg, collection: c.id) }
-                        let deleted = seg.deletedCount
-                        if deleted != p.persistedDeletes {
-                            p.deletesKey = try files.writeDeletes(seg, collection: c.id, checkpoint: cut)
-                            p.persistedDeletes = deleted
-                        }
-                        // Vector indexes built since the last checkpoint are saved beside the segment.
-                        let built = seg.indexes.withLock { Array($0.values) }.filter { $0.rows == seg.rowCount }
-                        for b in built where p.indexKeys[b.indexID] == nil {
-                            p.indexKeys[b.indexID] = try files.writeIndex(b, segment: seg, collection: c.id)
-                        }
-                        let live = Set(built.map(\.indexID))
-                        p.indexKeys = p.indexKeys.filter { live.contains($0.key) }
-                        list.append(SegmentRecord(
-                            segmentID: Int64(bitPattern: seg.id.rawValue), partition: seg.partition, partitionID: pid, rows: seg.rowCount,
-                            firstLSN: p.firstLSN, lastLSN: p.lastLSN, lastRows: p.lastRows, dataKey: p.dataKey!,
-                            deletesKey: p.deletesKey ?? "", indexKeys: p.indexKeys))
-                        keep[SegmentFiles.directoryKey(collection: c.id, segment: seg.id), default: []].formUnion(
-                            [p.dataKey!, p.deletesKey].compactMap { $0 } + p.indexKeys.values)
-                        updates.append((seg, p))
+                        captured.append(CapturedSegment(collection: c.id, segment: seg, partitionID: pid, deleted: seg.deletedCount,
+                                                        persistence: seg.persistence.withLock { $0 }))
                     }
-                    lists[c.id] = list
                 }
-                try db.context.recordCatalog(.checkpoint(walCheckpoint: cut, segments: lists))
-                for (seg, p) in updates { seg.persistence.withLock { $0 = p } }
             }
+            // 2. Write the files. The captured rows and deletes come from records up to the
+            // WAL's last LSN at the capture; they may still be in flight (group commit), and a
+            // file must hold nothing that a crash could take back out of the WAL.
+            try wal.syncBlocking()
+            var lists: [Int64: [SegmentRecord]] = Dictionary(uniqueKeysWithValues: collections.map { ($0.id, []) })
+            var keep: [String: Set<String>] = [:]  // segment directory → files it still uses
+            for i in captured.indices {
+                let seg = captured[i].segment, cid = captured[i].collection
+                var p = captured[i].persistence
+                if p.dataKey == nil { p.dataKey = try files.writeData(seg, collection: cid) }
+                if captured[i].deleted != p.persistedDeletes {
+                    let written = try files.writeDeletes(seg, collection: cid, checkpoint: cut, asOf: asOf)
+                    p.deletesKey = written.key
+                    p.persistedDeletes = written.deleted
+                }
+                // Vector indexes built since the last checkpoint are saved beside the segment.
+                let built = seg.indexes.withLock { Array($0.values) }.filter { $0.rows == seg.rowCount }
+                for b in built where p.indexKeys[b.indexID] == nil {
+                    p.indexKeys[b.indexID] = try files.writeIndex(b, segment: seg, collection: cid)
+                }
+                let live = Set(built.map(\.indexID))
+                p.indexKeys = p.indexKeys.filter { live.contains($0.key) }
+                lists[cid]!.append(SegmentRecord(
+                    segmentID: Int64(bitPattern: seg.id.rawValue), partition: seg.partition, partitionID: captured[i].partitionID,
+                    rows: seg.rowCount, firstLSN: p.firstLSN, lastLSN: p.lastLSN, lastRows: p.lastRows, dataKey: p.dataKey!,
+                    deletesKey: p.deletesKey ?? "", indexKeys: p.indexKeys))
+                keep[SegmentFiles.directoryKey(collection: cid, segment: seg.id), default: []].formUnion(
+                    [p.dataKey!, p.deletesKey].compactMap { $0 } + p.indexKeys.values)
+                captured[i].persistence = p
+            }
+            // 3. Install them. Segments replaced or dropped since the capture may be listed:
+            // their files hold what the capture saw (a later checkpoint lists their
+            // successors), and a dropped collection's list is ignored.
+            try db.context.recordCatalog(.checkpoint(walCheckpoint: cut, segments: lists))
+            for c in captured {
+                c.segment.persistence.withLock {
+                    $0.dataKey = c.persistence.dataKey
+                    $0.deletesKey = c.persistence.deletesKey
+                    $0.persistedDeletes = c.persistence.persistedDeletes
+                    $0.indexKeys = c.persistence.indexKeys
+                }
+            }
+            // 4. Clean up.
             try wal.removeFiles(through: LSN(cut))
             removeUnreferencedFiles(keep)
         }

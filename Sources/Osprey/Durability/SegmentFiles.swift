@@ -220,14 +220,15 @@ struct SegmentFiles: Sendable {
         }
     }
 
-    /// Writes the delete state of a segment as of now; returns the object key.
-    func writeDeletes(_ seg: Segment, collection: Int64, checkpoint: UInt64) throws -> String {
+    /// Writes the delete state of a segment as of timestamp `asOf` (deletes at or before it);
+    /// returns the object key and the number of deleted rows written.
+    func writeDeletes(_ seg: Segment, collection: Int64, checkpoint: UInt64, asOf: UInt64 = .max) throws -> (key: String, deleted: Int) {
         let key = Self.directoryKey(collection: collection, segment: seg.id) + "/deletes-\(checkpoint)"
         var w = ByteWriter()
         var marks: [(Int, UInt64)] = []
         for r in 0..<seg.rowCount {
             let d = seg.deletes.deleteTimestamp(r)
-            if d != .max { marks.append((r, d)) }
+            if d != .max && d <= asOf { marks.append((r, d)) }
         }
         w.writeVarint(UInt64(marks.count))
         for (r, d) in marks { w.writeVarint(UInt64(r)); w.write(d) }
@@ -236,7 +237,7 @@ struct SegmentFiles: Sendable {
         let writer = try SectionFileWriter(path: path, fileSystem: fs, kind: Self.deletesKind, kindVersion: Self.deletesVersion)
         try writer.addSection("deletes", bytes: w.bytes)
         try writer.finish()
-        return key
+        return (key, marks.count)
     }
 
     /// Saves a built vector index of a sealed segment; returns the object key.
