@@ -37,8 +37,8 @@ extension Collection {
         context.oracle.advance(past: ts)
         let pks = Collection.primaryKeys(of: rows, field: schema.primaryKey)
         writer.withLock { w in
-            applyInsert(rows, primaryKeys: pks, rowPartition: mapped, partitionNames: current.map(\.name), ts: ts, lsn: lsn,
-                        skippedRows: skipped, writer: &w)
+            _ = applyInsert(rows, primaryKeys: pks, rowPartition: mapped, partitionNames: current.map(\.name), ts: ts, lsn: lsn,
+                        skippedRows: skipped, publish: true, writer: &w)
         }
     }
 
@@ -46,7 +46,7 @@ extension Collection {
     func replayDelete(keys ids: [PrimaryKey], partition: String?, timestamp ts: Timestamp) {
         context.oracle.advance(past: ts)
         if let partition, !hasPartition(partition) { return }
-        writer.withLock { _ in _ = applyDelete(ids, partition: partition, ts: ts) }
+        writer.withLock { _ in _ = applyDelete(ids, partition: partition, ts: ts, publish: true) }
     }
 }
 

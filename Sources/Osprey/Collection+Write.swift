@@ -1,7 +1,9 @@
 import OspreyCore
 
-// The write path: validate → timestamp → log → apply to growing segments and the
-// primary-key index → publish → acknowledge.
+// The write path: validate → (writer lock) timestamp → submit to the log → apply to growing
+// segments and the primary-key index → (lock released) wait until the record is durable →
+// publish → acknowledge. Concurrent writers of a collection share the log's fsyncs (group
+// commit); readers see a write once it is published (GroupCommit.swift).
 
 extension Collection {
     /// Inserts rows given as field name → value. Keys that already exist are replaced
@@ -49,27 +51,34 @@ extension Collection {
             }
         }
         if let partition, !hasPartition(partition) { throw .partitionNotFound(collection: name, partition: partition) }
-        return try writer.withLock { _ throws(OspreyError) -> MutationResult in
+        let (result, commit) = try writer.withLock { _ throws(OspreyError) -> (MutationResult, MutationCommit) in
             let ts = context.oracle.next()
-            _ = try context.log.append(.delete(collectionID: id, partition: partition, keys: ids, timestamp: ts))
-            let deleted = applyDelete(ids, partition: partition, ts: ts)
-            return MutationResult(primaryKeys: deleted, timestamp: ts, count: deleted.count)
+            let commit = try context.log.submit(.delete(collectionID: id, partition: partition, keys: ids, timestamp: ts))
+            let deleted = applyDelete(ids, partition: partition, ts: ts, publish: commit.isImmediate)
+            return (MutationResult(primaryKeys: deleted, timestamp: ts, count: deleted.count), commit)
         }
+        if !commit.isImmediate { try publishWhenDurable(commit, ts: result.timestamp, replaced: result.primaryKeys) }
+        return result
     }
 
-    /// Marks the live rows of `ids` deleted at `ts` and publishes (writer lock held).
-    func applyDelete(_ ids: [PrimaryKey], partition: String?, ts: Timestamp) -> [PrimaryKey] {
+    /// Marks the live rows of `ids` deleted at `ts` (writer lock held) and returns their keys.
+    /// With `publish` the delete is visible at once; otherwise the deleted rows stay findable
+    /// by key for older snapshots until `publishWhenDurable`.
+    func applyDelete(_ ids: [PrimaryKey], partition: String?, ts: Timestamp, publish: Bool) -> [PrimaryKey] {
         let segs = segments.withLock { $0 }
         var deleted: [PrimaryKey] = []
         keys.withLock { idx in
             for k in ids {
                 guard let loc = idx[k], let seg = segs[loc.segment] else { continue }
                 if let partition, seg.partition != partition { continue }
-                if seg.markDeleted(row: Int(loc.row), at: ts) { deleted.append(k) }
+                if seg.markDeleted(row: Int(loc.row), at: ts) {
+                    deleted.append(k)
+                    if !publish { idx.replaced.record(k, row: loc, replacedAt: ts.rawValue) }
+                }
                 idx[k] = nil
             }
         }
-        committed.store(ts.rawValue, ordering: .releasing)
+        if publish { raiseCommitted(to: ts.rawValue) }
         return deleted
     }
 
@@ -93,7 +102,7 @@ extension Collection {
         }
         let n = batch.rowCount
         let pkField = schema.primaryKey
-        return try writer.withLock { w throws(OspreyError) -> MutationResult in
+        let (result, commit, replaced) = try writer.withLock { w throws(OspreyError) -> (MutationResult, MutationCommit, [PrimaryKey]) in
             let ts = context.oracle.next()
             if pkField.autoID {
                 let first = context.newIDs(n)
@@ -112,39 +121,51 @@ extension Collection {
                 let p = partitionNames.firstIndex(of: partition ?? Collection.defaultPartition) ?? 0
                 for r in 0..<n { rowPartition[r] = Int32(p) }
             }
-            let lsn = try context.log.append(.insert(collectionID: id, partitions: partitionNames, partitionIDs: partitionIDs,
-                                                     rowPartition: rowPartition, timestamp: ts, batch: batch))
-            applyInsert(batch, primaryKeys: pks, rowPartition: rowPartition, partitionNames: partitionNames, ts: ts, lsn: lsn, writer: &w)
-            return MutationResult(primaryKeys: pks, timestamp: ts, count: n)
+            let commit = try context.log.submit(.insert(collectionID: id, partitions: partitionNames, partitionIDs: partitionIDs,
+                                                        rowPartition: rowPartition, timestamp: ts, batch: batch))
+            let replaced = applyInsert(batch, primaryKeys: pks, rowPartition: rowPartition, partitionNames: partitionNames, ts: ts,
+                                       lsn: commit.lsn, publish: commit.isImmediate, writer: &w)
+            return (MutationResult(primaryKeys: pks, timestamp: ts, count: n), commit, replaced)
         }
+        if !commit.isImmediate { try publishWhenDurable(commit, ts: result.timestamp, replaced: replaced) }
+        return result
     }
 
-    /// Appends a normalised batch to the growing segments, replaces older rows of the same
-    /// keys and publishes (writer lock held; the record is already logged or being replayed).
+    /// Appends a normalised batch to the growing segments and replaces older rows of the same
+    /// keys (writer lock held; the record is already submitted to the log or being replayed).
+    /// With `publish` the write is visible at once; otherwise it stays invisible until
+    /// `publishWhenDurable`, and the keys whose older rows it replaced are returned.
     ///
     /// `skippedRows[p]` counts the rows of record `lsn` for partition `p` that replay skipped
     /// because they are already in segment files (they come first), so that segments keep
     /// counting that record's rows from the right place.
+    @discardableResult
     func applyInsert(_ batch: ColumnBatch, primaryKeys pks: [PrimaryKey], rowPartition: [Int32], partitionNames: [String],
-                     ts: Timestamp, lsn: UInt64, skippedRows: [Int32: Int] = [:], writer w: inout WriterState) {
+                     ts: Timestamp, lsn: UInt64, skippedRows: [Int32: Int] = [:], publish: Bool,
+                     writer w: inout WriterState) -> [PrimaryKey] {
         var sealed: [Segment] = []
         let locations = apply(batch, rowPartition: rowPartition, partitionNames: partitionNames, ts: ts, lsn: lsn,
                               skippedRows: skippedRows, writer: &w, sealed: &sealed)
         let segs = segments.withLock { $0 }
+        var replaced: [PrimaryKey] = []
         keys.withLock { idx in
             for r in 0..<batch.rowCount {
-                if let old = idx[pks[r]], let seg = segs[old.segment] {
-                    seg.markDeleted(row: Int(old.row), at: ts)
+                if let old = idx[pks[r]], let seg = segs[old.segment], seg.markDeleted(row: Int(old.row), at: ts), !publish,
+                   seg.insertTimestamp(row: Int(old.row)) < ts.rawValue {  // not a row of this same batch
+                    idx.replaced.record(pks[r], row: old, replacedAt: ts.rawValue)
+                    replaced.append(pks[r])
                 }
                 idx[pks[r]] = locations[r]
             }
         }
+        // Rows above the committed timestamp stay hidden even below a segment's watermark.
         for s in Set(locations.map(\.segment)) { segs[s]?.publish() }
-        committed.store(ts.rawValue, ordering: .releasing)
+        if publish { raiseCommitted(to: ts.rawValue) }
         if !sealed.isEmpty {
             scheduleIndexBuilds(sealed)
             scheduleCheckpoint()
         }
+        return replaced
     }
 
     /// In a durable database, writes the newly sealed segments to files in the background

@@ -47,6 +47,8 @@ public final class Collection: Sendable {
     struct PrimaryKeyIndex: Sendable {
         var ints: [Int64: RowLocation] = [:]
         var strings: [String: RowLocation] = [:]
+        /// Rows replaced by writes not yet published (GroupCommit.swift).
+        var replaced = ReplacedRows()
 
         subscript(key: PrimaryKey) -> RowLocation? {
             get {

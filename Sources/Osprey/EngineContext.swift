@@ -13,18 +13,19 @@ enum MutationRecord: Sendable {
     case delete(collectionID: Int64, partition: String?, keys: [PrimaryKey], timestamp: Timestamp)
 }
 
-/// Where the write path records mutations; `append` returns once the record is as durable
-/// as the policy promises.
+/// Where the write path records mutations. `submit` assigns the record its place in the log
+/// at once; the returned commit's `wait()` returns once the record is as durable as the
+/// policy promises. Records become durable in the order they were submitted.
 ///
 /// Thread safety: implementations are safe to call from several threads.
 protocol MutationLog: Sendable {
-    /// Records a mutation; returns its log sequence number (0 when the log keeps nothing).
-    func append(_ record: MutationRecord) throws(OspreyError) -> UInt64
+    /// Queues a mutation and returns its commit (LSN 0 when the log keeps nothing).
+    func submit(_ record: MutationRecord) throws(OspreyError) -> MutationCommit
 }
 
 /// A log that keeps nothing (an in-memory database).
 struct VolatileLog: MutationLog {
-    func append(_ record: MutationRecord) throws(OspreyError) -> UInt64 { 0 }
+    func submit(_ record: MutationRecord) throws(OspreyError) -> MutationCommit { .immediate }
 }
 
 /// What every collection of one open database shares: the timestamp oracle, id counters,

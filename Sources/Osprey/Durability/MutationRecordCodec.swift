@@ -100,8 +100,8 @@ enum MutationRecordCodec {
 }
 
 /// The write-ahead log as the engine's mutation log: each mutation is one WAL record, and
-/// `append` returns once it is as durable as the WAL's policy promises (by default fsync'd;
-/// appends from several collections share one fsync through group commit).
+/// its commit completes once it is as durable as the WAL's policy promises (by default
+/// fsync'd; records submitted while a sync runs share the next one: group commit).
 ///
 /// Thread safety: safe to call from several threads.
 final class WALMutationLog: MutationLog {
@@ -109,9 +109,9 @@ final class WALMutationLog: MutationLog {
 
     init(wal: WriteAheadLog) { self.wal = wal }
 
-    func append(_ record: MutationRecord) throws(OspreyError) -> UInt64 {
+    func submit(_ record: MutationRecord) throws(OspreyError) -> MutationCommit {
         let bytes = MutationRecordCodec.encode(record)
-        do { return try wal.appendBlocking(bytes).rawValue } catch {
+        do { return MutationCommit(lsn: try wal.submit(bytes), directory: wal.directory) } catch {
             throw Durability.storageError(error, doing: "appending to the write-ahead log in \(wal.directory)")
         }
     }
