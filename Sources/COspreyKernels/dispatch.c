@@ -70,3 +70,27 @@ osp_sq8_fn osp_sq8_select(int metric, int isa) {
 #endif
     return metric == OSP_METRIC_L2 ? osp_sq8_l2_serial : osp_sq8_ip_serial;
 }
+
+int osp_pq_select(int isa, osp_pq_kernels *out) {
+    if (out == NULL) return -1;
+    int best = osp_cpu_best_isa();
+    if (isa == OSP_ISA_BEST) isa = best;
+    if (isa > best || isa < OSP_ISA_SERIAL) return -1;
+    out->tables = osp_pq_tables_serial;
+    out->encode = osp_pq_encode_serial;
+    out->scan = osp_pq_scan_serial;
+    out->isa = OSP_ISA_SERIAL;
+#if OSP_HAVE_HASWELL
+    if (isa >= OSP_ISA_HASWELL) {
+        out->tables = osp_pq_tables_haswell;
+        out->encode = osp_pq_encode_haswell;
+        out->scan = osp_pq_scan_haswell;
+        out->isa = OSP_ISA_HASWELL;
+    }
+    if (isa >= OSP_ISA_SKYLAKE) {
+        out->scan = osp_pq_scan_skylake;
+        out->isa = OSP_ISA_SKYLAKE;
+    }
+#endif
+    return 0;
+}

@@ -21,10 +21,14 @@ package struct IndexConfiguration: Sendable, Equatable {
     package var m: Int = 0
     /// IVF_PQ: bits per code (8).
     package var nbits: Int = 8
+    /// IVF_PQ: keep the raw float32 vectors so that searches can re-rank candidates exactly
+    /// (Milvus's `refine`, with `refine_type` FP32).
+    package var refine: Bool = false
 
     /// A configuration from values already parsed; validated.
     package init(indexType: IndexType, metric: Metric, type: DataType, dim: Int,
-                 M: Int = 16, efConstruction: Int = 200, nlist: Int = 128, m: Int = 0, nbits: Int = 8) throws(IndexError) {
+                 M: Int = 16, efConstruction: Int = 200, nlist: Int = 128, m: Int = 0, nbits: Int = 8,
+                 refine: Bool = false) throws(IndexError) {
         self.indexType = indexType == .autoIndex ? (type == .binaryVector ? .binFlat : .hnsw) : indexType
         self.metric = metric
         self.type = type
@@ -34,6 +38,7 @@ package struct IndexConfiguration: Sendable, Equatable {
         self.nlist = nlist
         self.m = m
         self.nbits = nbits
+        self.refine = refine
         try validate()
     }
 
@@ -42,7 +47,7 @@ package struct IndexConfiguration: Sendable, Equatable {
     package init(indexType: String, metricType: String, params: [String: String], type: DataType, dim: Int) throws(IndexError) {
         let t = try IndexType(milvusName: indexType)
         guard let metric = Metric(milvusName: metricType) else { throw .unknownMetric(metricType) }
-        var M = 16, efc = 200, nlist = 128, m = 0, nbits = 8
+        var M = 16, efc = 200, nlist = 128, m = 0, nbits = 8, refine = false
         for (key, value) in params {
             switch key.lowercased() {
             case "m" where key == "M": M = try parseInt("M", value, in: 2...2048)
@@ -50,10 +55,16 @@ package struct IndexConfiguration: Sendable, Equatable {
             case "nlist": nlist = try parseInt("nlist", value, in: 1...65536)
             case "m": m = try parseInt("m", value, in: 1...65536)
             case "nbits": nbits = try parseInt("nbits", value, in: 1...24)
+            case "refine": refine = try parseBool("refine", value)
+            case "refine_type":
+                guard value.trimmingCharacters(in: .whitespaces).uppercased() == "FP32" else {
+                    throw .invalidParameter(name: "refine_type", value: value, reason: "only FP32 is supported")
+                }
             default: continue
             }
         }
-        try self.init(indexType: t, metric: metric, type: type, dim: dim, M: M, efConstruction: efc, nlist: nlist, m: m, nbits: nbits)
+        try self.init(indexType: t, metric: metric, type: type, dim: dim, M: M, efConstruction: efc, nlist: nlist, m: m, nbits: nbits,
+                      refine: refine && t == .ivfPQ)
     }
 
     /// Checks the combination: type fits the index, metric fits the type, params in range.
@@ -77,6 +88,8 @@ package struct IndexConfiguration: Sendable, Equatable {
             guard m >= 1 else { throw .missingParameter("m") }
             guard dim % m == 0 else { throw .invalidParameter(name: "m", value: String(m), reason: "must divide the dimension \(dim)") }
             guard nbits == 8 else { throw .invalidParameter(name: "nbits", value: String(nbits), reason: "only 8 is supported") }
+        } else if refine {
+            throw .invalidParameter(name: "refine", value: "true", reason: "only IVF_PQ keeps vectors for re-ranking")
         }
     }
 
@@ -85,9 +98,21 @@ package struct IndexConfiguration: Sendable, Equatable {
         switch indexType {
         case .hnsw, .autoIndex: return ["M": String(M), "efConstruction": String(efConstruction)]
         case .ivfFlat, .ivfSQ8, .binIVFFlat: return ["nlist": String(nlist)]
-        case .ivfPQ: return ["nlist": String(nlist), "m": String(m), "nbits": String(nbits)]
+        case .ivfPQ:
+            var p = ["nlist": String(nlist), "m": String(m), "nbits": String(nbits)]
+            if refine { p["refine"] = "true"; p["refine_type"] = "FP32" }
+            return p
         case .flat, .binFlat: return [:]
         }
+    }
+}
+
+/// Parses a Milvus boolean param: `true`/`false` (any case) or `1`/`0`.
+func parseBool(_ name: String, _ value: String) throws(IndexError) -> Bool {
+    switch value.trimmingCharacters(in: .whitespaces).lowercased() {
+    case "true", "1": return true
+    case "false", "0": return false
+    default: throw .invalidParameter(name: name, value: value, reason: "must be true or false")
     }
 }
 

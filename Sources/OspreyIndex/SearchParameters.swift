@@ -14,8 +14,12 @@ package struct SearchParameters: Sendable {
     package var ef: Int?
     /// IVF: lists probed per query; nil → 8.
     package var nprobe: Int?
-    /// IVF_PQ: candidates re-ranked with exact distances (≥ k); nil → no re-ranking.
+    /// IVF_PQ built with `refine`: candidates re-ranked with exact distances (≥ k); nil → from
+    /// `refineK`.
     package var reorderK: Int?
+    /// IVF_PQ built with `refine`: candidates re-ranked with exact distances, as a multiple of `k`
+    /// (Milvus's `refine_k`, ≥ 1); nil → 1 (the `k` best by code distance, re-ranked).
+    package var refineK: Double?
     /// Row positions that may be returned (bit set = allowed); nil allows every row.
     package var filter: Bitset?
     /// Worker threads for a batch of queries (nil → every core).
@@ -26,16 +30,18 @@ package struct SearchParameters: Sendable {
     /// The largest `ef` accepted.
     package static let maxEf = 32768
 
-    package init(k: Int, ef: Int? = nil, nprobe: Int? = nil, reorderK: Int? = nil, filter: Bitset? = nil, threads: Int? = nil) {
+    package init(k: Int, ef: Int? = nil, nprobe: Int? = nil, reorderK: Int? = nil, refineK: Double? = nil, filter: Bitset? = nil,
+                 threads: Int? = nil) {
         self.k = k
         self.ef = ef
         self.nprobe = nprobe
         self.reorderK = reorderK
+        self.refineK = refineK
         self.filter = filter
         self.threads = threads
     }
 
-    /// Parses Milvus's search params (`ef`, `nprobe`, `reorder_k`), all string-valued.
+    /// Parses Milvus's search params (`ef`, `nprobe`, `reorder_k`, `refine_k`), all string-valued.
     package init(k: Int, milvusParams: [String: String], filter: Bitset? = nil) throws(IndexError) {
         self.init(k: k, filter: filter)
         for (key, value) in milvusParams {
@@ -43,13 +49,18 @@ package struct SearchParameters: Sendable {
             case "ef": ef = try parseInt(key, value, in: 1...SearchParameters.maxEf)
             case "nprobe": nprobe = try parseInt(key, value, in: 1...65536)
             case "reorder_k": reorderK = try parseInt(key, value, in: 1...SearchParameters.maxEf)
+            case "refine_k":
+                guard let v = Double(value.trimmingCharacters(in: .whitespaces)), v.isFinite else {
+                    throw .invalidParameter(name: key, value: value, reason: "not a number")
+                }
+                refineK = v
             default: continue
             }
         }
         try validate()
     }
 
-    /// Checks the combination: k in range, ef ≥ k, reorder_k ≥ k.
+    /// Checks the combination: k in range, ef ≥ k, reorder_k ≥ k, refine_k ≥ 1.
     package func validate() throws(IndexError) {
         guard k >= 1, k <= SearchParameters.maxK else {
             throw .invalidParameter(name: "limit", value: String(k), reason: "must be in 1...\(SearchParameters.maxK)")
@@ -63,6 +74,15 @@ package struct SearchParameters: Sendable {
         if let nprobe, nprobe < 1 { throw .invalidParameter(name: "nprobe", value: String(nprobe), reason: "must be at least 1") }
         if let reorderK, reorderK < k {
             throw .invalidParameter(name: "reorder_k", value: String(reorderK), reason: "must be at least k (\(k))")
+        }
+        if let refineK {
+            guard refineK >= 1, refineK.isFinite else {
+                throw .invalidParameter(name: "refine_k", value: "\(refineK)", reason: "must be at least 1")
+            }
+            guard refineK * Double(k) <= Double(SearchParameters.maxEf) else {
+                throw .invalidParameter(name: "refine_k", value: "\(refineK)",
+                                        reason: "refine_k × limit must be at most \(SearchParameters.maxEf)")
+            }
         }
     }
 }

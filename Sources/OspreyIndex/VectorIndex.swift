@@ -70,8 +70,8 @@ package enum IndexFactory {
         case .flat, .binFlat: return try FlatIndex(configuration)
         case .hnsw, .autoIndex: return try HNSWIndex(configuration)
         case .ivfFlat, .ivfSQ8: return try IVFIndex(configuration)
-        case .ivfPQ, .binIVFFlat:
-            throw .invalidParameter(name: "index_type", value: configuration.indexType.rawValue, reason: "not available in this build yet")
+        case .ivfPQ: return try IVFPQIndex(configuration)
+        case .binIVFFlat: return try BinaryIVFIndex(configuration)
         }
     }
 
@@ -91,7 +91,8 @@ package enum IndexFactory {
         case .flat, .binFlat: return try FlatIndex(file: file)
         case .hnsw, .autoIndex: return try HNSWIndex(file: file)
         case .ivfFlat, .ivfSQ8: return try IVFIndex(file: file)
-        default: throw .corruptFile("index type \(file.configuration.indexType) has no loader")
+        case .ivfPQ: return try IVFPQIndex(file: file)
+        case .binIVFFlat: return try BinaryIVFIndex(file: file)
         }
     }
 }

@@ -65,6 +65,41 @@ typedef void (*osp_sq8_fn)(const float *qprep, const uint8_t *codes, size_t coun
 /* The SQ8 kernel for OSP_METRIC_L2 or OSP_METRIC_IP at an ISA level (NULL for other metrics). */
 osp_sq8_fn osp_sq8_select(int metric, int isa);
 
+/* Product quantisation with 8-bit codes (IVF_PQ). A vector of `m * dsub` floats is split into m
+ * sub-vectors; sub-quantizer j has 256 centroids of dsub floats. Codebooks are stored transposed,
+ * `codebook_t[(j * dsub + d) * 256 + c]` = component d of centroid c of sub-quantizer j, so that
+ * one sub-vector against all 256 centroids is a run of contiguous multiply-adds.
+ *
+ * Lists of codes are stored in blocks of OSP_PQ_BLOCK vectors, sub-quantizer major inside a block:
+ * byte `block * m * OSP_PQ_BLOCK + j * OSP_PQ_BLOCK + v` is the code of vector v of the block for
+ * sub-quantizer j (a list's last block is padded). */
+#define OSP_PQ_BLOCK 32
+
+/* out[j * 256 + c] = (bias ? bias[j * 256 + c] : 0) + scale * (x_j . centroid c of sub-quantizer j),
+ * for every j < m and c < 256: the distance tables of one query. */
+typedef void (*osp_pq_tables_fn)(const float *x, const float *codebook_t, size_t m, size_t dsub, float scale,
+                                 const float *bias, float *out);
+/* code[j] = the c minimising cnorms[j * 256 + c] - 2 x_j . centroid c (the nearest centroid by
+ * squared L2, cnorms holding the centroids' squared norms); the first such c on exact ties. */
+typedef void (*osp_pq_encode_fn)(const float *x, const float *codebook_t, const float *cnorms, size_t m, size_t dsub,
+                                 uint8_t *code);
+/* For `nblocks` blocks of codes: out[i] = base + (bias ? bias[i] : 0) + sum_j lut[j * 256 + code_i[j]],
+ * i < nblocks * OSP_PQ_BLOCK (padded slots included), with `lut` as written by osp_pq_tables_fn. */
+typedef void (*osp_pq_scan_fn)(const float *lut, const uint8_t *codes, const float *bias, float base, size_t nblocks,
+                               size_t m, float *out);
+
+/* The product-quantisation kernels of one ISA level. */
+typedef struct {
+    osp_pq_tables_fn tables;
+    osp_pq_encode_fn encode;
+    osp_pq_scan_fn scan;
+    int isa;
+} osp_pq_kernels;
+
+/* Fills `out` for an ISA level (OSP_ISA_BEST for the best available); returns 0, or -1 when the
+ * level is unavailable on this CPU. */
+int osp_pq_select(int isa, osp_pq_kernels *out);
+
 /* Squared norms of `count` float32 vectors. */
 void osp_f32_norms_sq(const float *base, size_t count, size_t dim, float *out);
 
