@@ -33,7 +33,7 @@ extension IVFIndex {
     convenience init(file: IndexFile) throws(IndexError) {
         try self.init(file.configuration)
         let dim = configuration.dim, nlist = configuration.nlist, cb = codeBytes, quantized = self.quantized
-        let loaded: State = try withRawBytes(file.bytes) { raw throws(IndexError) in
+        let loaded: State = try file.image.withBytes { raw throws(IndexError) in
             var r = PayloadReader(raw, offset: file.payloadOffset)
             let n = try r.count("row count", limit: Int(UInt32.max))
             let trained = try r.count("trained flag", limit: 1) == 1

@@ -73,6 +73,21 @@ final class PinnedRegion: @unchecked Sendable {
         }
     }
 
+    @Test func ivfImagesLoadFromARegionByCopying() throws {
+        let data = SmallDataset(count: 2_000, queries: 8, dim: 16, metric: .l2, k: 10, seed: Self.seed)
+        for indexType in ["IVF_FLAT", "IVF_SQ8"] {
+            let index = try IndexFactory.make(indexType: indexType, metricType: "L2", params: ["nlist": "16"], type: .floatVector, dim: 16)
+            try index.train(try data.source())
+            try index.add(try data.source())
+            let image = index.serialized()
+            let region = PinnedRegion(image)
+            let loaded = try IndexFactory.load(IndexFile.parse(IndexImage(region: region.buffer, mapped: true, owner: region)))
+            let p = SearchParameters(k: 10, nprobe: 4)
+            #expect(try loaded.search(floats: data.queries, parameters: p) == index.search(floats: data.queries, parameters: p))
+            #expect(loaded.mappedBytes == 0 && loaded.memoryBytes == index.memoryBytes, "IVF lists are copied out")
+        }
+    }
+
     @Test func shortAndDamagedRegionsAreErrors() throws {
         for indexType in ["FLAT", "HNSW"] {
             let (index, _) = try built(indexType, metric: .l2)
