@@ -159,6 +159,7 @@ public final class Collection: Sendable {
         if let ttl = set[Collection.ttlProperty], Int(ttl).map({ $0 < 0 }) ?? true {
             throw .invalidArgument("\(Collection.ttlProperty) must be a non-negative integer number of seconds, got '\(ttl)'")
         }
+        try CompactionOptions.validateProperties(set)
         try context.checkOpen()
         let ts = context.oracle.next()
         try updateMeta { m throws(OspreyError) in

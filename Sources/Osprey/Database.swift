@@ -37,15 +37,20 @@ public final class Database: Sendable {
     let namespaces: Mutex<[String: Namespace]>
     /// The lock, manifest and WAL of a durable database; nil in memory.
     let storage: DurableStorage?
+    /// Compacts sealed segments in the background (Compactor.swift).
+    let compactor: BackgroundCompactor
 
     init(path: String?, options: DatabaseOptions, log: any MutationLog, catalog: any CatalogLog = VolatileCatalog(),
          storage: DurableStorage? = nil) {
         self.path = path
         self.storage = storage
         self.context = EngineContext(options: options, log: log, catalog: catalog)
+        self.compactor = BackgroundCompactor(options: options.compaction)
         let now = context.oracle.next()
         self.namespaces = Mutex([Database.defaultDatabase: Namespace(id: 1, created: now, properties: [:])])
     }
+
+    deinit { compactor.cancel() }
 
     /// Opens (creating if needed) the database whose data lives in the directory `path`:
     /// locks the directory, replays the catalog from the manifest and the data from the
@@ -53,8 +58,9 @@ public final class Database: Sendable {
     ///
     /// - Throws: `OspreyError.storage` when the directory cannot be created or used, is
     ///   already open (in this or another process), or holds damaged files (the message names
-    ///   the file and says whether it is corruption).
+    ///   the file and says whether it is corruption); `.invalidArgument` for bad options.
     public static func open(at path: String, options: DatabaseOptions = DatabaseOptions()) throws(OspreyError) -> Database {
+        try options.compaction.validate()
         var st = stat()
         if stat(path, &st) != 0 {
             guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
@@ -66,14 +72,19 @@ public final class Database: Sendable {
         return try DurableStorage.openDatabase(at: path, options: options)
     }
 
-    /// A database that keeps everything in memory and forgets it when closed.
+    /// A database that keeps everything in memory and forgets it when closed. Background
+    /// compaction does not run when `options.compaction` is invalid.
     public static func inMemory(options: DatabaseOptions = DatabaseOptions()) -> Database {
-        Database(path: nil, options: options, log: VolatileLog())
+        let db = Database(path: nil, options: options, log: VolatileLog())
+        if (try? options.compaction.validate()) != nil { db.compactor.start(db) }
+        return db
     }
 
     /// Closes the database; later calls on it or its collections throw `OspreyError.closed`.
     public func close() throws(OspreyError) {
         guard !context.isClosed else { return }
+        // A compaction in progress stops after its current chunk.
+        compactor.stop()
         var failure: OspreyError?
         if let storage {
             // One checkpoint seals everything, so that reopening replays no WAL.
@@ -175,6 +186,7 @@ public final class Database: Sendable {
         if let ttl = options.properties[Collection.ttlProperty], Int(ttl).map({ $0 < 0 }) ?? true {
             throw .invalidArgument("\(Collection.ttlProperty) must be a non-negative integer number of seconds, got '\(ttl)'")
         }
+        try CompactionOptions.validateProperties(options.properties)
         let id = context.newID()
         return try withNamespace(database) { ns throws(OspreyError) -> Collection in
             guard ns.collections[name] == nil, ns.aliases[name] == nil else { throw .alreadyExists(kind: "collection", name: name) }

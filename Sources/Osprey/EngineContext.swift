@@ -45,6 +45,8 @@ final class EngineContext: Sendable {
     let flushHook = Mutex<(@Sendable (Collection, Bool) throws -> Void)?>(nil)
     /// Where checkpoints triggered by segments filling up run, one at a time.
     let checkpointQueue = DispatchQueue(label: "osprey.checkpoint", qos: .utility)
+    /// Held by every compaction (background or `Collection.compact()`): one at a time.
+    let compactionLock = Mutex(())
     private let nextID = Atomic<Int64>(1)
     private let closedFlag = Atomic<Bool>(false)
 

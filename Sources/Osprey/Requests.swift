@@ -188,8 +188,11 @@ public struct CollectionOptions: Sendable {
 public struct DatabaseOptions: Sendable {
     /// Rows per growing segment before it is sealed.
     public var segmentMaxRows: Int
+    /// Background compaction (Compactor.swift).
+    public var compaction: CompactionOptions
 
-    public init(segmentMaxRows: Int = 1 << 20) {
+    public init(segmentMaxRows: Int = 1 << 20, compaction: CompactionOptions = CompactionOptions()) {
         self.segmentMaxRows = segmentMaxRows
+        self.compaction = compaction
     }
 }

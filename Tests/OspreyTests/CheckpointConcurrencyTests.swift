@@ -14,7 +14,7 @@ import OspreyCore
     /// Upper bound for work the test expects to finish; only reached when it is stuck.
     static let stuck = 60.0
 
-    static func options() -> DatabaseOptions { DatabaseOptions(segmentMaxRows: 10_000) }
+    static func options() -> DatabaseOptions { DatabaseOptions(segmentMaxRows: 10_000, compaction: .manualOnly) }
     /// Small WAL files, so that checkpoints really remove some.
     static let walOptions = WALOptions(durability: .syncEachCommit, maxFileSize: 4_096)
 

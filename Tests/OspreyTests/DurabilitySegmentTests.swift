@@ -155,7 +155,7 @@ import OspreyCore
 @Suite struct DurabilityRetentionTests {
     @Test func expiredSegmentsAreDroppedWhole() throws {
         let dir = DurabilityTemporaryDirectory("osprey-ttl")
-        let db = try Database.open(at: dir.path, options: DatabaseOptions(segmentMaxRows: 256))
+        let db = try Database.open(at: dir.path, options: DatabaseOptions(segmentMaxRows: 256, compaction: .manualOnly))
         let c = try db.createCollection("c", schema: DurabilityFixture.schema,
                                         options: CollectionOptions(properties: ["collection.ttl.seconds": "1"]))
         try c.insert((0..<300).map { DurabilityFixture.row($0, version: 1) })
@@ -183,7 +183,8 @@ import OspreyCore
         let dir = DurabilityTemporaryDirectory("osprey-compact")
         var expected: [Int64: Int64] = [:]
         do {
-            let db = try Database.open(at: dir.path, options: DatabaseOptions(segmentMaxRows: 256))
+            // Background compaction off: the test counts what `compact()` itself rewrites.
+            let db = try Database.open(at: dir.path, options: DatabaseOptions(segmentMaxRows: 256, compaction: .manualOnly))
             let c = try db.createCollection("c", schema: DurabilityFixture.schema)
             for start in stride(from: Int64(0), to: 1_000, by: 50) {
                 try c.insert((start ..< start + 50).map { DurabilityFixture.row($0, version: 1) })
@@ -215,7 +216,7 @@ import OspreyCore
     }
 
     @Test func compactionInMemory() throws {
-        let db = Database.inMemory(options: DatabaseOptions(segmentMaxRows: 100))
+        let db = Database.inMemory(options: DatabaseOptions(segmentMaxRows: 100, compaction: .manualOnly))
         let c = try db.createCollection("c", schema: DurabilityFixture.schema)
         try c.insert((0..<350).map { DurabilityFixture.row($0, version: 1) })
         try c.delete(ids: (0..<90).map { .int($0) })

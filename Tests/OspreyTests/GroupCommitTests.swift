@@ -13,7 +13,7 @@ import OspreyCore
     /// Upper bound for work the test expects to finish; only reached when it is stuck.
     static let stuck = 60.0
 
-    static func options() -> DatabaseOptions { DatabaseOptions() }
+    static func options() -> DatabaseOptions { DatabaseOptions(compaction: .manualOnly) }
 
     /// Waits until `condition` holds, up to `stuck` seconds.
     static func eventually(_ condition: () -> Bool) -> Bool {
@@ -143,7 +143,7 @@ import OspreyCore
     /// fsyncs) always see every key exactly once with whole rows — by scan and by key.
     @Test func readersSeeWholeRowsWhileWritersShareFsyncs() throws {
         let dir = DurabilityTemporaryDirectory("osprey-group-readers")
-        let db = try Database.open(at: dir.path, options: DatabaseOptions(segmentMaxRows: 2_048))
+        let db = try Database.open(at: dir.path, options: DatabaseOptions(segmentMaxRows: 2_048, compaction: .manualOnly))
         let c = try db.createCollection("c", schema: DurabilityFixture.schema)
         let keys = 500
         try c.insert((0..<keys).map { DurabilityFixture.row(Int64($0), version: 0) })

@@ -123,6 +123,7 @@ final class DurableStorage: Sendable {
                     try storage.checkpoint(db, sealing: seal ? [c.id] : [])
                 }
             }
+            db.compactor.start(db)
             storage.report.withLock {
                 $0.replayedRecords = stats.records
                 $0.replayedBytes = stats.bytes
