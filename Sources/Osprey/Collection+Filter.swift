@@ -27,7 +27,7 @@ extension Collection {
     func rowsByKey(_ filter: CompiledFilter?, snapshot snap: CollectionSnapshot) -> [(PrimaryKey, SegmentSnapshot, Int)]? {
         guard let filter, let r = filter.primaryKeyRestriction, r.isExact, let keys = r.keys else { return nil }
         let byID = Dictionary(uniqueKeysWithValues: snap.segments.map { ($0.segment.id, $0) })
-        let locations = self.keys.withLock { idx in keys.map { idx.location(of: $0, at: snap.timestamp.rawValue) } }
+        let locations = locate(keys, in: snap)
         var out: [(PrimaryKey, SegmentSnapshot, Int)] = []
         for (k, loc) in zip(keys, locations) {
             guard let loc, let s = byID[loc.segment], r.boundsContain(k) else { continue }

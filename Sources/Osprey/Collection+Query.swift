@@ -66,7 +66,7 @@ extension Collection {
         let output = try OutputSpec.resolve(outputFields.isEmpty ? ["*"] : outputFields, schema: schema, collection: name, includePrimaryKey: true)
         let snap = try snapshot(partitions: partitions)
         let byID = Dictionary(uniqueKeysWithValues: snap.segments.map { ($0.segment.id, $0) })
-        let locations = keys.withLock { idx in ids.map { idx.location(of: $0, at: snap.timestamp.rawValue) } }
+        let locations = locate(ids, in: snap)
         var hits: [(SegmentSnapshot, Int)] = []
         var seen = Set<PrimaryKey>()
         for (k, loc) in zip(ids, locations) {

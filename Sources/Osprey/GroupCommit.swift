@@ -6,7 +6,7 @@ import OspreyStorage
 // released, so that concurrent writers of one collection share an fsync. Readers see a write
 // only once it is durable: the committed timestamp they read is raised to a write's
 // timestamp only after its record is durable, and rows the write replaced stay findable by
-// key for snapshots older than it (`ReplacedRows`).
+// key for snapshots older than it (`ReplacedRows`, `Collection.locate`).
 
 /// A mutation handed to the log: its LSN, known at once, and its durability, awaited with
 /// `wait()`.
@@ -47,9 +47,12 @@ struct MutationCommit: Sendable {
     }
 }
 
-/// Rows that writes applied but not yet published have replaced or deleted, by primary key.
-/// The key index already points past them, yet a reader whose snapshot is older than such a
-/// write must still find the row it replaced; once the write is published the entry goes.
+/// Rows that writes have replaced or deleted, by primary key, kept for readers of older
+/// snapshots. The key index points past such a row as soon as the write is applied, yet a
+/// reader whose snapshot is older than the write must still find it: until the write is
+/// published (durable), and for a grace period after, in case a reader took its snapshot just
+/// before and looks the key up just after. A reader whose snapshot is older than what was
+/// forgotten (`forgottenThrough`) cannot trust the table and finds its rows by a scan.
 ///
 /// Thread safety: a value type, kept with the key index under the collection's `keys` lock.
 struct ReplacedRows: Sendable {
@@ -59,8 +62,16 @@ struct ReplacedRows: Sendable {
         var row: Collection.RowLocation
     }
 
+    /// How long (hybrid time: 1 s) a published write's replaced rows are kept.
+    static let grace: UInt64 = 1_000 << Timestamp.logicalBits
+
     /// Versions by key, oldest write first.
     private(set) var byKey: [PrimaryKey: [Version]] = [:]
+    /// Published writes whose versions are kept, in publication order.
+    private var published: [(timestamp: UInt64, keys: [PrimaryKey])] = []
+    private var publishedHead = 0
+    /// The newest write whose versions may have been forgotten.
+    private(set) var forgottenThrough: UInt64 = 0
 
     var isEmpty: Bool { byKey.isEmpty }
 
@@ -75,8 +86,25 @@ struct ReplacedRows: Sendable {
         byKey[key]?.first { $0.timestamp > timestamp }?.row
     }
 
-    /// Forgets what writes at or before `timestamp` replaced of `keys` (they are published).
+    /// Notes that the write at `timestamp`, which replaced rows of `keys`, is published, and
+    /// forgets what writes published more than `grace` before `committed` replaced.
+    mutating func published(_ keys: [PrimaryKey], at timestamp: UInt64, committed: UInt64) {
+        if !keys.isEmpty { published.append((timestamp, keys)) }
+        let horizon = committed > Self.grace ? committed - Self.grace : 0
+        while publishedHead < published.count, published[publishedHead].timestamp <= horizon {
+            let (ts, keys) = published[publishedHead]
+            publishedHead += 1
+            forget(keys, through: ts)
+        }
+        if publishedHead > 64, publishedHead * 2 > published.count {
+            published.removeFirst(publishedHead)
+            publishedHead = 0
+        }
+    }
+
+    /// Forgets what writes at or before `timestamp` replaced of `keys`.
     mutating func forget(_ keys: [PrimaryKey], through timestamp: UInt64) {
+        forgottenThrough = max(forgottenThrough, timestamp)
         for k in keys {
             guard var versions = byKey[k] else { continue }
             versions.removeAll { $0.timestamp <= timestamp }
@@ -95,11 +123,35 @@ struct ReplacedRows: Sendable {
 
 extension Collection.PrimaryKeyIndex {
     /// The row of `key` that a reader of a snapshot at `timestamp` should look at: the key's
-    /// live row, or the one an unpublished newer write replaced. The caller still checks that
-    /// the row is visible in its snapshot.
+    /// live row, or the one a newer write replaced. The caller still checks that the row is
+    /// visible in its snapshot.
     func location(of key: PrimaryKey, at timestamp: UInt64) -> Collection.RowLocation? {
         if !replaced.isEmpty, let old = replaced.row(of: key, at: timestamp) { return old }
         return self[key]
+    }
+}
+
+extension Collection {
+    /// Where the rows of `keys` visible in `snap` are (nil: no visible row), through the key
+    /// index; the caller still checks each row against the snapshot. When the snapshot is so
+    /// old that rows it may need have been forgotten, they are found by a scan of the
+    /// snapshot instead.
+    func locate(_ keys: [PrimaryKey], in snap: CollectionSnapshot) -> [RowLocation?] {
+        let ts = snap.timestamp.rawValue
+        let (found, trusted) = self.keys.withLock { idx in
+            (keys.map { idx.location(of: $0, at: ts) }, idx.replaced.forgottenThrough <= ts)
+        }
+        if trusted { return found }
+        var wanted: [PrimaryKey: [Int]] = [:]
+        for (i, k) in keys.enumerated() { wanted[k, default: []].append(i) }
+        var out = [RowLocation?](repeating: nil, count: keys.count)
+        for s in snap.segments {
+            for r in s.liveRange where !(s.deleted?.contains(r) ?? false) {
+                guard let slots = wanted[s.segment.primaryKey(row: r)] else { continue }
+                for i in slots { out[i] = RowLocation(segment: s.segment.id, row: UInt32(r)) }
+            }
+        }
+        return out
     }
 }
 
@@ -126,6 +178,9 @@ extension Collection {
     func publishWhenDurable(_ commit: MutationCommit, ts: Timestamp, replaced: [PrimaryKey]) throws(OspreyError) {
         try commit.wait()
         raiseCommitted(to: ts.rawValue)
-        if !replaced.isEmpty { keys.withLock { $0.replaced.forget(replaced, through: ts.rawValue) } }
+        keys.withLock { idx in
+            guard !idx.replaced.isEmpty || !replaced.isEmpty else { return }
+            idx.replaced.published(replaced, at: ts.rawValue, committed: committed.load(ordering: .relaxed))
+        }
     }
 }
