@@ -63,12 +63,27 @@ osp_gemm_fn osp_gemm_select(int isa) {
 
 osp_sq8_fn osp_sq8_select(int metric, int isa) {
     if (metric != OSP_METRIC_L2 && metric != OSP_METRIC_IP) return NULL;
-    if (isa == OSP_ISA_BEST) isa = osp_cpu_best_isa();
+    int best = osp_cpu_best_isa();
+    if (isa == OSP_ISA_BEST || isa > best) isa = best;
 #if OSP_HAVE_HASWELL
-    if (isa >= OSP_ISA_HASWELL && osp_cpu_best_isa() >= OSP_ISA_HASWELL)
-        return metric == OSP_METRIC_L2 ? osp_sq8_l2_haswell : osp_sq8_ip_haswell;
+    if (isa >= OSP_ISA_SKYLAKE) return metric == OSP_METRIC_L2 ? osp_sq8_l2_skylake : osp_sq8_ip_skylake;
+    if (isa >= OSP_ISA_HASWELL) return metric == OSP_METRIC_L2 ? osp_sq8_l2_haswell : osp_sq8_ip_haswell;
 #endif
     return metric == OSP_METRIC_L2 ? osp_sq8_l2_serial : osp_sq8_ip_serial;
+}
+
+osp_panel_fn osp_panel_select(int metric, int half, int isa) {
+    if (metric != OSP_METRIC_L2 && metric != OSP_METRIC_IP) return NULL;
+    int ip = metric == OSP_METRIC_IP;
+    int best = osp_cpu_best_isa();
+    if (isa == OSP_ISA_BEST || isa > best) isa = best;
+#if OSP_HAVE_HASWELL
+    if (isa >= OSP_ISA_SKYLAKE)
+        return half ? (ip ? osp_panel_ip_f16_skylake : osp_panel_l2_f16_skylake) : (ip ? osp_panel_ip_skylake : osp_panel_l2_skylake);
+    if (isa >= OSP_ISA_HASWELL)
+        return half ? (ip ? osp_panel_ip_f16_haswell : osp_panel_l2_f16_haswell) : (ip ? osp_panel_ip_haswell : osp_panel_l2_haswell);
+#endif
+    return half ? (ip ? osp_panel_ip_f16_serial : osp_panel_l2_f16_serial) : (ip ? osp_panel_ip_serial : osp_panel_l2_serial);
 }
 
 int osp_pq_select(int isa, osp_pq_kernels *out) {

@@ -17,6 +17,10 @@ void osp_pq_tables_serial(const float *x, const float *codebook_t, size_t m, siz
 void osp_pq_encode_serial(const float *x, const float *codebook_t, const float *cnorms, size_t m, size_t dsub, uint8_t *code);
 void osp_pq_scan_serial(const float *lut, const uint8_t *codes, const float *bias, float base, size_t nblocks, size_t m,
                         float *out);
+void osp_panel_l2_serial(const float *q, const void *panels, size_t count, size_t dim, float *out);
+void osp_panel_ip_serial(const float *q, const void *panels, size_t count, size_t dim, float *out);
+void osp_panel_l2_f16_serial(const float *q, const void *panels, size_t count, size_t dim, float *out);
+void osp_panel_ip_f16_serial(const float *q, const void *panels, size_t count, size_t dim, float *out);
 void osp_gemm_serial(const float *q, size_t nq, const float *b, size_t nb, size_t dim, float *out, size_t ldo);
 
 #if defined(__x86_64__)
@@ -26,6 +30,16 @@ extern const osp_many_fn osp_haswell_many[5][5];
 extern const osp_gather_fn osp_haswell_gather[5][5];
 void osp_sq8_l2_haswell(const float *q, const uint8_t *codes, size_t count, size_t dim, const float *scale, float c0, float *out);
 void osp_sq8_ip_haswell(const float *q, const uint8_t *codes, size_t count, size_t dim, const float *scale, float c0, float *out);
+void osp_sq8_l2_skylake(const float *q, const uint8_t *codes, size_t count, size_t dim, const float *scale, float c0, float *out);
+void osp_sq8_ip_skylake(const float *q, const uint8_t *codes, size_t count, size_t dim, const float *scale, float c0, float *out);
+void osp_panel_l2_haswell(const float *q, const void *panels, size_t count, size_t dim, float *out);
+void osp_panel_ip_haswell(const float *q, const void *panels, size_t count, size_t dim, float *out);
+void osp_panel_l2_f16_haswell(const float *q, const void *panels, size_t count, size_t dim, float *out);
+void osp_panel_ip_f16_haswell(const float *q, const void *panels, size_t count, size_t dim, float *out);
+void osp_panel_l2_skylake(const float *q, const void *panels, size_t count, size_t dim, float *out);
+void osp_panel_ip_skylake(const float *q, const void *panels, size_t count, size_t dim, float *out);
+void osp_panel_l2_f16_skylake(const float *q, const void *panels, size_t count, size_t dim, float *out);
+void osp_panel_ip_f16_skylake(const float *q, const void *panels, size_t count, size_t dim, float *out);
 extern const osp_pair_fn osp_skylake_pair[5][5];
 extern const osp_many_fn osp_skylake_many[5][5];
 extern const osp_gather_fn osp_skylake_gather[5][5];

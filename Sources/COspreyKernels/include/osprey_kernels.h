@@ -65,6 +65,40 @@ typedef void (*osp_sq8_fn)(const float *qprep, const uint8_t *codes, size_t coun
 /* The SQ8 kernel for OSP_METRIC_L2 or OSP_METRIC_IP at an ISA level (NULL for other metrics). */
 osp_sq8_fn osp_sq8_select(int metric, int isa);
 
+/* The SQ8 kernels above are bit-for-bit the same at OSP_ISA_HASWELL and OSP_ISA_SKYLAKE. */
+
+/* Vectors in panels of 16, for one-query-against-many scans without horizontal sums: element i of
+ * vector l of panel p is panels[(p * dim + i) * 16 + l], float32 or (half != 0) IEEE half
+ * precision; the last panel is padded with zero vectors, so `panels` holds
+ * ceil(count / 16) * 16 * dim elements, 64-byte aligned. */
+void osp_panel_pack(const float *rows, size_t count, size_t dim, int half, void *panels);
+/* out[j] for the `count` vectors of `panels`: L2 -> squared distance, IP -> -(q . v), summed in
+ * float32 in another order than the pair kernels (each within (dim + 2) * 2^-24 of the exact sum
+ * of the panel's values, relative to the sum of the magnitudes). */
+typedef void (*osp_panel_fn)(const float *q, const void *panels, size_t count, size_t dim, float *out);
+/* The panel kernel for OSP_METRIC_L2 or OSP_METRIC_IP, float32 or half panels, at an ISA level
+ * (NULL for other metrics). */
+osp_panel_fn osp_panel_select(int metric, int half, int isa);
+
+/* A bounded max-heap of the k smallest (distance, id) pairs, ordered by distance then id, in
+ * caller-owned arrays of k entries. Zero-initialise `count`. */
+typedef struct {
+    float *dist;
+    uint32_t *ids;
+    size_t count;
+    size_t k;
+} osp_topk;
+/* Offers `count` candidates: distance dist[j], id ids[j] (or first + j when ids is NULL). While
+ * the heap is not full a candidate enters if its distance is below +infinity, afterwards if it is
+ * below the largest kept distance; NaN never enters. With a mask, a candidate whose id's bit is
+ * not `mask_allows` (1: bit set means allowed, 0: bit set means excluded) is skipped. */
+void osp_topk_offer(osp_topk *h, const float *dist, const uint32_t *ids, uint32_t first, size_t count,
+                    const uint64_t *mask, int mask_allows);
+/* Sorts the kept entries in place, smallest (distance, id) first; the heap is then spent. */
+void osp_topk_sort(osp_topk *h);
+/* Writes the indices j < count with values[j] <= bound to out, ascending; returns how many. */
+size_t osp_select_at_most(const float *values, size_t count, float bound, uint32_t *out);
+
 /* Product quantisation with 8-bit codes (IVF_PQ). A vector of `m * dsub` floats is split into m
  * sub-vectors; sub-quantizer j has 256 centroids of dsub floats. Codebooks are stored transposed,
  * `codebook_t[(j * dsub + d) * 256 + c]` = component d of centroid c of sub-quantizer j, so that
