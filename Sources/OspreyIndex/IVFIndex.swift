@@ -12,6 +12,10 @@ import Synchronization
 /// assigned by squared distance; IP by largest inner product; COSINE stores unit vectors and
 /// uses inner product. Float32 vectors only.
 ///
+/// Searching (IVFIndex+Search.swift) picks the lists with a panel kernel (one query) or the blocked
+/// matrix product (a batch), rechecks the borderline centroids with the exact kernel so that the
+/// lists probed are those the exact distances choose, and scans each list into a bounded heap.
+///
 /// Thread safety: search from any number of threads; `train`, `add` and `remove` take an internal
 /// lock and publish a new snapshot.
 package final class IVFIndex: VectorIndex {
@@ -23,6 +27,8 @@ package final class IVFIndex: VectorIndex {
     /// Bytes per list entry.
     let codeBytes: Int
     let sq8: osp_sq8_fn?
+    /// Reusable per-search buffers, so that steady-state searches allocate only their results.
+    let scratch = IVFScratchPool()
     /// Default `nprobe` when a search gives none.
     package static let defaultNprobe = 8
 
@@ -56,6 +62,10 @@ package final class IVFIndex: VectorIndex {
         var quantizer: ScalarQuantizer?
         var lists: Lists?
         var removed: Bitset
+        /// The centroids laid out for the coarse step; built on first use after `train` or a load.
+        var coarse: Coarse? = nil
+        /// What searches read, built on first use after any change; nil while stale.
+        var snapshot: Snapshot? = nil
     }
     let state: Mutex<State>
 
@@ -71,7 +81,8 @@ package final class IVFIndex: VectorIndex {
         quantized = configuration.indexType == .ivfSQ8
         codeBytes = quantized ? configuration.dim : configuration.dim * 4
         kernel = try VectorDistance(metric: normalizes ? .ip : configuration.metric, type: .floatVector, dim: configuration.dim)
-        sq8 = osp_sq8_select(Int32(configuration.metric == .l2 ? OSP_METRIC_L2 : OSP_METRIC_IP), Int32(OSP_ISA_BEST))
+        let cMetric = Int32(configuration.metric == .l2 ? OSP_METRIC_L2 : OSP_METRIC_IP)
+        sq8 = osp_sq8_select(cMetric, Int32(OSP_ISA_BEST))
         state = Mutex(State(centroids: nil, quantizer: nil, lists: nil, removed: Bitset(count: 0)))
     }
 
@@ -79,7 +90,8 @@ package final class IVFIndex: VectorIndex {
     package var count: Int { state.withLock { $0.lists?.count ?? 0 } }
     package var memoryBytes: Int {
         state.withLock { s in
-            (s.centroids?.count ?? 0) * 4 + (s.quantizer.map { $0.vmin.count * 8 } ?? 0) + (s.lists.map { $0.ids.byteCount + $0.vectors.byteCount + $0.offsets.count * 8 } ?? 0)
+            (s.centroids?.count ?? 0) * 4 + (s.centroids == nil ? 0 : Coarse.panelBytes(nlist: configuration.nlist, dim: configuration.dim).used + configuration.nlist * 4)
+                + (s.quantizer.map { $0.vmin.count * 8 } ?? 0) + (s.lists.map { $0.ids.byteCount + $0.vectors.byteCount + $0.offsets.count * 8 } ?? 0)
                 + s.removed.count / 8
         }
     }
@@ -120,6 +132,8 @@ package final class IVFIndex: VectorIndex {
         state.withLock {
             $0.centroids = centroids
             $0.quantizer = quantizer
+            $0.coarse = nil
+            $0.snapshot = nil
         }
     }
 
@@ -183,126 +197,18 @@ package final class IVFIndex: VectorIndex {
             }
             s.lists = Lists(offsets: offsets, ids: ids, vectors: vectors, count: total)
             s.removed.resize(to: total)
+            s.snapshot = nil
         }
     }
 
     package func remove(_ rows: [RowID]) throws(IndexError) {
         try state.withLock { (s: inout State) throws(IndexError) in
+            s.snapshot = nil
             for r in rows {
                 guard r.index < s.removed.count else { throw .rowOutOfRange(row: r.index, count: s.removed.count) }
                 s.removed.set(r.index)
             }
         }
-    }
-
-    // MARK: - Search
-
-    /// Calls `visit(distance, row)` for every allowed row of the `nprobe` lists nearest `q`.
-    /// `prep` holds `dim` floats of scratch for the SQ8 query transform.
-    func probe(_ q: UnsafeRawPointer, nprobe: Int, centroids: UnsafePointer<Float>, quantizer: ScalarQuantizer?, lists: Lists,
-               allowed: UnsafePointer<UInt64>?, buffer: UnsafeMutablePointer<Float>, prep: UnsafeMutablePointer<Float>,
-               visit: (Float, Int) -> Void) {
-        let nlist = configuration.nlist, dim = configuration.dim, cb = codeBytes
-        kernel.distances(query: q, base: centroids, count: nlist, into: buffer)
-        var near = TopK(k: Swift.min(nprobe, nlist))
-        for l in 0..<nlist { near.push(distance: buffer[l], row: RowID(l)) }
-        var c0: Float = 0
-        if let qz = quantizer {
-            let qf = q.assumingMemoryBound(to: Float.self)
-            if configuration.metric == .l2 {
-                for d in 0..<dim { prep[d] = qf[d] - qz.vmin[d] }
-            } else {
-                for d in 0..<dim { prep[d] = qf[d] * qz.scale[d]; c0 += qf[d] * qz.vmin[d] }
-            }
-        }
-        let ids = lists.ids.pointer.assumingMemoryBound(to: UInt32.self)
-        for c in near.sortedResults() {
-            let l = c.row.index
-            let start = lists.offsets[l], len = lists.offsets[l + 1] - start
-            if len == 0 { continue }
-            if let qz = quantizer, let sq8 {
-                qz.scale.withUnsafeBufferPointer { sc in
-                    sq8(prep, (lists.vectors.pointer + start * cb).assumingMemoryBound(to: UInt8.self), len, dim, sc.baseAddress!, c0, buffer)
-                }
-            } else {
-                kernel.distances(query: q, base: lists.vectors.pointer + start * cb, count: len, into: buffer)
-            }
-            for j in 0..<len {
-                let r = Int(ids[start + j])
-                if let allowed, (allowed[r >> 6] >> UInt64(r & 63)) & 1 == 0 { continue }
-                visit(buffer[j], r)
-            }
-        }
-    }
-
-    /// Runs `body` per query on the worker pool with the snapshot, normalised query and scratch.
-    func forEachQuery(_ queries: UnsafeRawBufferPointer, _ p: SearchParameters,
-                      _ body: @escaping @Sendable (_ qi: Int, _ q: UnsafeRawPointer, _ centroids: UnsafePointer<Float>,
-                                                   _ quantizer: ScalarQuantizer?, _ lists: Lists, _ allowed: UnsafePointer<UInt64>?,
-                                                   _ buffer: UnsafeMutablePointer<Float>, _ prep: UnsafeMutablePointer<Float>) -> Void)
-        throws(IndexError) {
-        let nq = try queryCount(queries)
-        let (centroids, quantizer, lists, removed) = state.withLock { ($0.centroids, $0.quantizer, $0.lists, $0.removed) }
-        guard let centroids, let lists, nq > 0 else { return }
-        let allowed = allowedRows(filter: p.filter, removed: removed, count: lists.count)
-        let allowedRows = allowed
-        let vb = kernel.vectorBytes, dim = configuration.dim, normalizes = self.normalizes
-        let bufferCount = Swift.max(lists.longest, configuration.nlist)
-        let q = UncheckedSendable(queries)
-        let cents = centroids
-        Parallel.forChunks(count: nq, threads: p.threads ?? Parallel.cores, minChunk: 4) { range in
-            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: bufferCount)
-            let qbuf = UnsafeMutableRawPointer.allocate(byteCount: vb, alignment: 64)
-            let prep = UnsafeMutablePointer<Float>.allocate(capacity: dim)
-            defer { buffer.deallocate(); qbuf.deallocate(); prep.deallocate() }
-            cents.withUnsafeBufferPointer { cb in
-                for qi in range {
-                    var qp = UnsafeRawPointer(q.value.baseAddress! + qi * vb)
-                    if normalizes {
-                        qbuf.copyMemory(from: qp, byteCount: vb)
-                        HNSWIndex.normalize(qbuf.assumingMemoryBound(to: Float.self), dim: dim)
-                        qp = UnsafeRawPointer(qbuf)
-                    }
-                    if let a = allowedRows {
-                        a.withUnsafeWords { body(qi, qp, cb.baseAddress!, quantizer, lists, $0.baseAddress, buffer, prep) }
-                    } else {
-                        body(qi, qp, cb.baseAddress!, quantizer, lists, nil, buffer, prep)
-                    }
-                }
-            }
-        }
-    }
-
-    package func search(queries: UnsafeRawBufferPointer, parameters: SearchParameters) throws(IndexError) -> [[Neighbor]] {
-        try parameters.validate()
-        let nq = try queryCount(queries)
-        let box = ResultSlots(count: nq)
-        let k = parameters.k, nprobe = parameters.nprobe ?? IVFIndex.defaultNprobe
-        try forEachQuery(queries, parameters) { qi, q, centroids, quantizer, lists, allowed, buffer, prep in
-            var top = TopK(k: k)
-            self.probe(q, nprobe: nprobe, centroids: centroids, quantizer: quantizer, lists: lists, allowed: allowed, buffer: buffer,
-                       prep: prep) { d, r in
-                if d < top.worstDistance { top.push(distance: d, row: RowID(r)) }
-            }
-            box.set(qi, top.sortedResults())
-        }
-        return box.take()
-    }
-
-    package func rangeSearch(queries: UnsafeRawBufferPointer, parameters: RangeParameters) throws(IndexError) -> [[Neighbor]] {
-        try parameters.validate(metric: configuration.metric)
-        let nq = try queryCount(queries)
-        let box = ResultSlots(count: nq)
-        let metric = configuration.metric, nprobe = parameters.search.nprobe ?? IVFIndex.defaultNprobe
-        try forEachQuery(queries, parameters.search) { qi, q, centroids, quantizer, lists, allowed, buffer, prep in
-            var hits: [Neighbor] = []
-            self.probe(q, nprobe: nprobe, centroids: centroids, quantizer: quantizer, lists: lists, allowed: allowed, buffer: buffer,
-                       prep: prep) { d, r in
-                if parameters.accepts(distance: d, metric: metric) { hits.append(Neighbor(distance: d, row: RowID(r))) }
-            }
-            box.set(qi, hits.sorted())
-        }
-        return box.take()
     }
 }
 
