@@ -7,6 +7,9 @@ import OspreyCore
 /// OSPREY_DURABILITY_BENCH=1, in a release build:
 /// `OSPREY_DURABILITY_BENCH=1 OSPREY_CORE_ONLY=1 swift test -c release --filter DurabilityBenchmark`.
 /// OSPREY_DURABILITY_BENCH_ROWS sets the rows of the reopen test (default 1,000,000).
+/// `reopenResidentMemory` needs its own process per step: with OSPREY_DURABILITY_BENCH_DIR
+/// naming a directory, the first run fills it and closes it (one sealed segment file), the
+/// next runs only reopen it and report the time and the process's resident memory.
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["OSPREY_DURABILITY_BENCH"] == "1"), .serialized)
 struct DurabilityBenchmark {
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
@@ -80,6 +83,51 @@ struct DurabilityBenchmark {
         print(String(format: "reopen from segment files: %d rows in %.2f s (segment load %.2f s, %d WAL records)",
                      try db.collection("c").count(), seconds, db.storage!.recovery.segmentLoadSeconds,
                      db.storage!.recovery.replayedRecords))
+        try db.storage!.close()
+    }
+
+    /// Resident memory of this process from /proc/self/status, in MiB: total, anonymous
+    /// (heap), file-backed (mapped files) — zeros where the file does not exist.
+    static func residentMiB() -> (total: Double, anon: Double, file: Double) {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return (0, 0, 0) }
+        func field(_ name: String) -> Double {
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }),
+                  let kb = line.split(separator: " ").compactMap({ Double($0) }).first else { return 0 }
+            return kb / 1024
+        }
+        return (field("VmRSS"), field("RssAnon"), field("RssFile"))
+    }
+
+    @Test func reopenResidentMemory() throws {
+        guard let path = ProcessInfo.processInfo.environment["OSPREY_DURABILITY_BENCH_DIR"] else { return }
+        let rows = Int(ProcessInfo.processInfo.environment["OSPREY_DURABILITY_BENCH_ROWS"] ?? "") ?? 1_000_000
+        let dim = 128
+        let options = DatabaseOptions(segmentMaxRows: rows + 1)
+        guard FileManager.default.fileExists(atPath: path + "/CURRENT") else {
+            let db = try Database.open(at: path, options: options)
+            let c = try db.createCollection("c", schema: Self.schema(dim: dim))
+            for b in 0..<(rows / Self.batchRows) { _ = try c.insert(columns: Self.batch(first: Int64(b * Self.batchRows), dim: dim)) }
+            try db.close()  // checkpoint: one sealed segment file
+            print("prepared \(path): \(rows) rows of \(dim)-d in one segment file")
+            return
+        }
+        let before = Self.residentMiB()
+        let start = Self.now()
+        let db = try Database.open(at: path, options: options)
+        let seconds = Self.now() - start
+        let after = Self.residentMiB()
+        let c = try db.collection("c")
+        let query = Self.batch(first: 0, dim: dim)
+        guard case .floatVector(_, let q)? = query["v"]?.data else { return }
+        let searchStart = Self.now()
+        let hits = try c.search(SearchRequest(vectors: [.floatVector(Array(q[0..<dim]))], limit: 10))
+        let searchSeconds = Self.now() - searchStart
+        let searched = Self.residentMiB()
+        #expect(hits.first?.ids.first == .int(0))
+        print(String(format: "reopen %d rows: %.2f s (segment load %.2f s); resident MiB before open %.0f (anon %.0f, file %.0f), "
+                     + "after open %.0f (anon %.0f, file %.0f), after one exact search (%.2f s) %.0f (anon %.0f, file %.0f)",
+                     try c.count(), seconds, db.storage!.recovery.segmentLoadSeconds, before.total, before.anon, before.file,
+                     after.total, after.anon, after.file, searchSeconds, searched.total, searched.anon, searched.file))
         try db.storage!.close()
     }
 }
