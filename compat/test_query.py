@@ -70,3 +70,29 @@ def test_query_iterator_with_limit(client, coll):
             break
         seen.extend(r["id"] for r in page)
     assert seen == list(range(35))
+
+
+def test_query_iterator_reads_one_snapshot(client):
+    coll = f"snap_{uuid.uuid4().hex[:8]}"
+    client.create_collection(coll, dimension=2)
+    client.insert(coll, [{"id": i, "vector": [float(i), 1.0], "n": i} for i in range(100)])
+    it = client.query_iterator(coll, batch_size=20, filter="", output_fields=["n"])
+    seen = [r["id"] for r in it.next()]
+    # Writes after the first page: new keys past the cursor, a deleted key and an updated
+    # one ahead of it. The iterator keeps reading the snapshot of its first page.
+    client.insert(coll, [{"id": 1000 + i, "vector": [0.0, 0.0], "n": -1} for i in range(5)])
+    client.delete(coll, ids=[50])
+    client.upsert(coll, [{"id": 60, "vector": [0.0, 0.0], "n": -60}])
+    values = {}
+    while True:
+        page = it.next()
+        if not page:
+            it.close()
+            break
+        seen.extend(r["id"] for r in page)
+        values.update({r["id"]: r["n"] for r in page})
+    assert seen == list(range(100))
+    assert values[60] == 60
+    # A new read sees the writes.
+    assert client.query(coll, filter="", output_fields=["count(*)"])[0]["count(*)"] == 104
+    client.drop_collection(coll)

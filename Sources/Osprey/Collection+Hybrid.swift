@@ -53,7 +53,10 @@ extension Collection {
         let schema = self.schema
         var lists: [[SearchHits]] = []
         var metrics: [Metric] = []
+        // Every sub-search reads the same snapshot.
+        let readAt = requests.compactMap(\.readTimestamp).min() ?? committedTimestamp
         for var r in requests {
+            r.readTimestamp = readAt
             r.outputFields = []
             r.offset = 0
             if !partitions.isEmpty { r.partitions = partitions }

@@ -23,7 +23,7 @@ extension Collection {
         }
         guard request.offset >= 0 else { throw .invalidArgument("offset must be non-negative, got \(request.offset)") }
         let output = try OutputSpec.resolve(request.outputFields, schema: schema, collection: name, includePrimaryKey: true)
-        let snap = try snapshot(partitions: request.partitions)
+        let snap = try snapshot(partitions: request.partitions, at: request.readTimestamp)
         let filter = try compileFilter(request.filter, params: request.filterParams, schema: schema)
         var matches: [(PrimaryKey, SegmentSnapshot, Int)]
         if let byKey = rowsByKey(filter, snapshot: snap) {

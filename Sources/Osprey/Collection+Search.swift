@@ -29,7 +29,7 @@ extension Collection {
         let metric = try searchMetric(request.metric, field: field)
         let range = try RangeBounds(params: request.params, metric: metric)
         let output = try OutputSpec.resolve(request.outputFields, schema: schema, collection: name, includePrimaryKey: false)
-        let snap = try snapshot(partitions: request.partitions)
+        let snap = try snapshot(partitions: request.partitions, at: request.readTimestamp)
         let filter = try compileFilter(request.filter, params: request.filterParams, schema: schema)
         let k = request.limit + request.offset
         let group = try groupByField(request, schema: schema)

@@ -263,12 +263,18 @@ public final class Collection: Sendable {
         let segments: [SegmentSnapshot]
     }
 
-    func snapshot(partitions: [String]) throws(OspreyError) -> CollectionSnapshot {
+    /// The timestamp of the newest write visible to reads (every acknowledged write is at or
+    /// before it). Reads given it as `readTimestamp` see exactly what a read now sees.
+    public var committedTimestamp: Timestamp { Timestamp(rawValue: committed.load(ordering: .acquiring)) }
+
+    /// The snapshot of a read: at the newest commit, or at `readTimestamp` when that is older.
+    func snapshot(partitions: [String], at readTimestamp: Timestamp? = nil) throws(OspreyError) -> CollectionSnapshot {
         if !partitions.isEmpty {
             let known = Set(listPartitions())
             for p in partitions where !known.contains(p) { throw .partitionNotFound(collection: name, partition: p) }
         }
-        let ts = Timestamp(rawValue: committed.load(ordering: .acquiring))
+        var ts = Timestamp(rawValue: committed.load(ordering: .acquiring))
+        if let readTimestamp, readTimestamp < ts { ts = readTimestamp }
         let segs = segments.withLock { Array($0.values) }.sorted { $0.id < $1.id }
         let cutoff = expiryCutoff()
         let wanted = Set(partitions)

@@ -47,6 +47,11 @@ public struct SearchRequest: Sendable {
     /// Search on until every returned group has `groupSize` hits, where the data has them;
     /// otherwise `limit` groups are enough (Milvus's `strict_group_size`).
     public var strictGroupSize: Bool
+    /// Read as of this timestamp instead of the newest commit (never later than it): rows
+    /// written after it are not seen, rows deleted after it still are. Iterators and the
+    /// sub-searches of a hybrid search read one snapshot this way. Rows that compaction or
+    /// retention has removed since are not brought back.
+    public var readTimestamp: Timestamp? = nil
 
     public init(
         vectors: [FieldValue], field: String? = nil, limit: Int = 10, metric: Metric? = nil, filter: String? = nil,
@@ -121,6 +126,8 @@ public struct QueryRequest: Sendable {
     public var partitions: [String]
     public var limit: Int?
     public var offset: Int
+    /// Read as of this timestamp instead of the newest commit; see `SearchRequest.readTimestamp`.
+    public var readTimestamp: Timestamp? = nil
 
     public init(filter: String = "", filterParams: [String: FieldValue] = [:], outputFields: [String] = [],
                 partitions: [String] = [], limit: Int? = nil, offset: Int = 0) {

@@ -17,15 +17,18 @@ extension MilvusService {
                 throw MilvusError.invalid("rerank functions on a single search are not supported by Osprey")
             }
             let schema = c.schema
+            let readAt = Self.iteratorSnapshot(m.searchParams.dictionary, guarantee: m.guaranteeTimestamp, collection: c)
+            let sessionTs = readAt ?? c.committedTimestamp
             let (hits, limit, groupBy) = try await engine { () throws -> ([SearchHits], Int, String?) in
-                let r = try Self.searchRequest(m, collection: c)
+                var r = try Self.searchRequest(m, collection: c)
+                r.readTimestamp = readAt
                 return (try c.search(r), r.limit, r.groupByField)
             }
             var response = Milvus_SearchResults()
             response.collectionName = c.name
             response.results = Self.searchResultData(hits, limit: limit, outputFields: m.outputFields, schema: schema,
                                                      groupBy: groupBy)
-            response.sessionTs = clock.next().rawValue
+            response.sessionTs = sessionTs.rawValue
             return response
         }
     }
@@ -42,6 +45,7 @@ extension MilvusService {
             let offset = try SearchCodec.int(rank, "offset", default: 0)
             let round = try SearchCodec.int(rank, "round_decimal", default: -1)
             let outputFields = m.outputFields
+            let sessionTs = c.committedTimestamp
             let hits = try await engine { () throws -> [SearchHits] in
                 let requests = try m.requests.map { try Self.searchRequest($0, collection: c) }
                 return try c.hybridSearch(requests, ranker: ranker, limit: limit, offset: offset, outputFields: outputFields,
@@ -50,7 +54,7 @@ extension MilvusService {
             var response = Milvus_SearchResults()
             response.collectionName = c.name
             response.results = Self.searchResultData(hits, limit: limit, outputFields: outputFields, schema: schema)
-            response.sessionTs = clock.next().rawValue
+            response.sessionTs = sessionTs.rawValue
             return response
         }
     }
@@ -86,6 +90,19 @@ extension MilvusService {
             roundDecimal: try SearchCodec.int(params, "round_decimal", default: -1),
             groupByField: group, groupSize: try SearchCodec.int(params, "group_size", default: 1),
             strictGroupSize: SearchCodec.bool(params, "strict_group_size"))
+    }
+
+    /// The snapshot an iterator page reads (`iterator` set in the request's parameters): the
+    /// session timestamp of its first page, which pymilvus sends back as the guarantee
+    /// timestamp, or the newest commit for the first page. Nil for other reads, which read the
+    /// newest commit: their guarantee timestamp only asks for data at least that fresh, and
+    /// every acknowledged write already is.
+    static func iteratorSnapshot(_ params: [String: String], guarantee: UInt64, collection c: Collection) -> Timestamp? {
+        guard SearchCodec.bool(params, "iterator") else { return nil }
+        let now = c.committedTimestamp
+        // 0 (strong) and 1 (eventually) are not timestamps.
+        guard guarantee > 1 else { return now }
+        return min(Timestamp(rawValue: guarantee), now)
     }
 
     /// Refuses parameters for features the engine does not have, rather than ignoring them.
@@ -201,7 +218,8 @@ extension MilvusService {
             var response = Milvus_QueryResults()
             response.collectionName = c.name
             response.primaryFieldName = schema.primaryKey.name
-            response.sessionTs = clock.next().rawValue
+            let readAt = Self.iteratorSnapshot(params, guarantee: m.guaranteeTimestamp, collection: c)
+            response.sessionTs = (readAt ?? c.committedTimestamp).rawValue
             let wanted = m.outputFields.map { $0.trimmingCharacters(in: .whitespaces) }
             if wanted.contains(where: { $0.lowercased() == "count(*)" }) {
                 guard wanted.count == 1 else { throw MilvusError.invalid("count(*) cannot be combined with other output fields") }
@@ -217,10 +235,12 @@ extension MilvusService {
                 return response
             }
             let limit = (params["limit"] ?? "").isEmpty ? nil : try SearchCodec.int(params, "limit", default: 0)
-            let q = QueryRequest(
+            var q = QueryRequest(
                 filter: m.expr, filterParams: filterParams, outputFields: wanted, partitions: m.partitionNames,
                 limit: limit, offset: try SearchCodec.int(params, "offset", default: 0))
-            let result = try await engine { try c.query(q) }
+            q.readTimestamp = readAt
+            let request = q
+            let result = try await engine { try c.query(request) }
             response.fieldsData = FieldDataCodec.encodeBatch([result.columns], schema: schema)
             response.outputFields = Self.resolvedOutputNames(wanted, schema: schema, primaryKey: true)
             return response
