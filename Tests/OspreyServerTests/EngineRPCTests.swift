@@ -132,9 +132,19 @@ struct EngineRPCTests {
 
             var segments = Milvus_GetPersistentSegmentInfoRequest()
             segments.collectionName = "docs"
+            // The rows are in a growing segment: listed only when growing ones are asked for.
+            let before = try await live.call("GetPersistentSegmentInfo", segments, as: Milvus_GetPersistentSegmentInfoResponse.self)
+            #expect(before.infos.isEmpty)
+            var growing = segments
+            growing.states = [.growing]
+            let open = try await live.call("GetPersistentSegmentInfo", growing, as: Milvus_GetPersistentSegmentInfoResponse.self)
+            #expect(open.infos.map(\.numRows) == [3])
+            var flush = Milvus_FlushRequest()
+            flush.collectionNames = ["docs"]
+            _ = try await live.call("Flush", flush, as: Milvus_FlushResponse.self)
             let info = try await live.call("GetPersistentSegmentInfo", segments, as: Milvus_GetPersistentSegmentInfoResponse.self)
-            #expect(info.infos.map(\.numRows).reduce(0, +) == 3)
-            #expect(info.infos.allSatisfy { $0.state == .flushed })
+            #expect(info.infos.map(\.numRows) == [3])
+            #expect(info.infos.allSatisfy { $0.state == .flushed && $0.segmentID == open.infos[0].segmentID })
 
             var describe = Milvus_DescribeCollectionRequest()
             describe.collectionName = "docs"
