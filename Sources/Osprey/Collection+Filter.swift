@@ -24,10 +24,11 @@ extension Collection {
 
     /// The snapshot rows whose keys satisfy an exact primary-key restriction, found through the
     /// key index instead of a scan; nil when the filter is not such a restriction.
-    func rowsByKey(_ filter: CompiledFilter?, snapshot snap: CollectionSnapshot) -> [(PrimaryKey, SegmentSnapshot, Int)]? {
+    /// `pastSnapshot`: the read asked for an older snapshot (see `locate`).
+    func rowsByKey(_ filter: CompiledFilter?, snapshot snap: CollectionSnapshot, pastSnapshot: Bool = false) -> [(PrimaryKey, SegmentSnapshot, Int)]? {
         guard let filter, let r = filter.primaryKeyRestriction, r.isExact, let keys = r.keys else { return nil }
         let byID = Dictionary(uniqueKeysWithValues: snap.segments.map { ($0.segment.id, $0) })
-        let locations = locate(keys, in: snap)
+        let locations = locate(keys, in: snap, pastSnapshot: pastSnapshot)
         var out: [(PrimaryKey, SegmentSnapshot, Int)] = []
         for (k, loc) in zip(keys, locations) {
             guard let loc, let s = byID[loc.segment], r.boundsContain(k) else { continue }

@@ -26,7 +26,7 @@ extension Collection {
         let snap = try snapshot(partitions: request.partitions, at: request.readTimestamp)
         let filter = try compileFilter(request.filter, params: request.filterParams, schema: schema)
         var matches: [(PrimaryKey, SegmentSnapshot, Int)]
-        if let byKey = rowsByKey(filter, snapshot: snap) {
+        if let byKey = rowsByKey(filter, snapshot: snap, pastSnapshot: request.readTimestamp != nil) {
             matches = byKey
         } else {
             matches = []

@@ -136,12 +136,17 @@ extension Collection {
     /// index; the caller still checks each row against the snapshot. When the snapshot is so
     /// old that rows it may need have been forgotten, they are found by a scan of the
     /// snapshot instead.
-    func locate(_ keys: [PrimaryKey], in snap: CollectionSnapshot) -> [RowLocation?] {
+    ///
+    /// A read that asked for an older snapshot (`pastSnapshot`, from `readTimestamp`) may
+    /// predate writes whose replaced rows were never kept (they were published at once): when
+    /// the index no longer has a key, or has it at a row the snapshot does not hold, and
+    /// commits happened after the snapshot, the keys are found by the scan too.
+    func locate(_ keys: [PrimaryKey], in snap: CollectionSnapshot, pastSnapshot: Bool = false) -> [RowLocation?] {
         let ts = snap.timestamp.rawValue
         let (found, trusted) = self.keys.withLock { idx in
             (keys.map { idx.location(of: $0, at: ts) }, idx.replaced.forgottenThrough <= ts)
         }
-        if trusted { return found }
+        if trusted && !(pastSnapshot && committed.load(ordering: .acquiring) > ts && movedPast(found, snap)) { return found }
         var wanted: [PrimaryKey: [Int]] = [:]
         for (i, k) in keys.enumerated() { wanted[k, default: []].append(i) }
         var out = [RowLocation?](repeating: nil, count: keys.count)
@@ -152,6 +157,15 @@ extension Collection {
             }
         }
         return out
+    }
+
+    /// Whether some key has no row in the index, or one the snapshot does not hold.
+    private func movedPast(_ found: [RowLocation?], _ snap: CollectionSnapshot) -> Bool {
+        let held = Dictionary(uniqueKeysWithValues: snap.segments.map { ($0.segment.id, $0.rowCount) })
+        return found.contains { loc in
+            guard let loc, let rows = held[loc.segment] else { return true }
+            return Int(loc.row) >= rows
+        }
     }
 }
 
