@@ -86,7 +86,7 @@ extension Collection {
 
     func write(_ input: ColumnBatch, partition: String?, normalized: Bool) throws(OspreyError) -> MutationResult {
         try context.checkOpen()
-        let (schema, partitionNames, partitionIDs) = meta.withLock { ($0.schema, $0.partitions.map(\.name), $0.partitions.map(\.id)) }
+        let (schema, partitionNames) = meta.withLock { ($0.schema, $0.partitions.map(\.name)) }
         var batch: ColumnBatch
         if normalized {
             batch = input
@@ -103,6 +103,10 @@ extension Collection {
         let n = batch.rowCount
         let pkField = schema.primaryKey
         let (result, commit, replaced) = try writer.withLock { w throws(OspreyError) -> (MutationResult, MutationCommit, [PrimaryKey]) in
+            // Dropping a partition and truncating change the partitions under the writer lock:
+            // read them again, so that rows never go to a partition (or id) that is gone.
+            let (partitionNames, partitionIDs) = meta.withLock { ($0.partitions.map(\.name), $0.partitions.map(\.id)) }
+            if let partition, !partitionNames.contains(partition) { throw .partitionNotFound(collection: name, partition: partition) }
             let ts = context.oracle.next()
             if pkField.autoID {
                 let first = context.newIDs(n)

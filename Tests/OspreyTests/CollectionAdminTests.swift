@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 import OspreyCore
 @testable import Osprey
 
@@ -139,5 +140,27 @@ import OspreyCore
         var future = QueryRequest(filter: "id >= 0", limit: 1000)
         future.readTimestamp = Timestamp(rawValue: .max)
         #expect(try c.query(future).count == 59)
+    }
+}
+
+/// Writes racing with truncate and partition drops never land in a partition that is gone.
+@Suite struct TruncateRaceTests {
+    typealias F = DurabilityFixture
+
+    @Test func writesDuringTruncatesSurviveAReopenExactlyAsSeen() throws {
+        let dir = DurabilityTemporaryDirectory("osprey-truncate-race")
+        let db = try Database.open(at: dir.path)
+        let c = try db.createCollection("c", schema: F.schema)
+        let writer = Thread {
+            for i in 0..<400 { _ = try? c.insert([F.row(Int64(i), version: 1)]) }
+        }
+        writer.start()
+        for _ in 0..<20 { try c.truncate() }
+        while !writer.isFinished { usleep(1000) }
+        let before = try F.contents(c).versions
+        try db.close()
+        let again = try Database.open(at: dir.path)
+        #expect(try F.contents(again.collection("c")).versions == before)
+        try again.close()
     }
 }
