@@ -25,33 +25,17 @@ package struct LoopbackSearchClient: Sendable {
     package static func withServer<T: Sendable>(
         database: Database, _ body: @Sendable (LoopbackSearchClient) async throws -> T
     ) async throws -> T {
-        var config = ServerConfiguration()
-        config.host = "127.0.0.1"
-        config.port = 0
-        config.shutdownGracePeriod = .seconds(5)
         var logger = Logger(label: "osprey.loopback")
         logger.logLevel = .warning
-        let server = try MilvusServer(
-            configuration: config,
-            services: [MilvusService(database: database, pool: WorkerPool(), logger: logger), UnservedMilvusMethods()],
-            logger: logger)
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                defer { continuation.finish() }
-                try await server.run { continuation.yield($0.port) }
-                return nil
-            }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw CancellationError() }
+        let services: [any RegistrableRPCService] = [
+            MilvusService(database: database, pool: WorkerPool(), logger: logger), UnservedMilvusMethods(),
+        ]
+        return try await MilvusServer.withLoopback(services: services, logger: logger) { _, port in
             let transport = try HTTP2ClientTransport.Posix(
                 target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
-            let result = try await withGRPCClient(transport: transport) { client in
+            return try await withGRPCClient(transport: transport) { client in
                 try await body(LoopbackSearchClient(client: client))
             }
-            server.beginGracefulShutdown()
-            for try await _ in group {}
-            return result
         }
     }
 
@@ -92,6 +76,34 @@ package struct LoopbackSearchClient: Sendable {
             throw LoopbackSearchError(message: "search failed with code \(response.status.code): \(response.status.reason)")
         }
         return response.results.ids.intID.data
+    }
+}
+
+extension MilvusServer {
+    /// Runs `services` on 127.0.0.1 (a free port), calls `body` with the server and the port
+    /// once it is bound, then shuts the server down gracefully and waits for it.
+    package static func withLoopback<T: Sendable>(
+        services: [any RegistrableRPCService], logger: Logger, _ body: (MilvusServer, Int) async throws -> T
+    ) async throws -> T {
+        var config = ServerConfiguration()
+        config.host = "127.0.0.1"
+        config.port = 0
+        config.shutdownGracePeriod = .seconds(5)
+        let server = try MilvusServer(configuration: config, services: services, logger: logger)
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                defer { continuation.finish() }
+                try await server.run { continuation.yield($0.port) }
+                return nil
+            }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw CancellationError() }
+            let result = try await body(server, port)
+            server.beginGracefulShutdown()
+            for try await _ in group {}
+            return result
+        }
     }
 }
 

@@ -14,27 +14,9 @@ struct LiveServer {
     static func withRunning<T: Sendable>(
         _ body: (LiveServer) async throws -> T
     ) async throws -> T {
-        var config = ServerConfiguration()
-        config.port = 0
-        config.shutdownGracePeriod = .seconds(5)
         let logger = Logger(label: "test.server")
-        let server = try MilvusServer(
-            configuration: config,
-            services: [MilvusService(logger: logger), UnservedMilvusMethods()],
-            logger: logger)
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                defer { continuation.finish() }
-                try await server.run { continuation.yield($0.port) }
-                return nil
-            }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw CancellationError() }
-            let result = try await body(LiveServer(server: server, port: port))
-            server.beginGracefulShutdown()
-            for try await _ in group {}
-            return result
+        return try await MilvusServer.withLoopback(services: [MilvusService(logger: logger), UnservedMilvusMethods()], logger: logger) {
+            try await body(LiveServer(server: $0, port: $1))
         }
     }
 
