@@ -4,7 +4,8 @@
  * sq8_haswell.c hold (dimensions 16t..16t+7 and 16t+8..16t+15), a lone block of eight goes into
  * lanes 0-7 only, the halves are added and reduced in the same order and the tail is the same
  * scalar code, so every distance is bit-for-bit the AVX2 one; only the instruction count halves.
- * Two codes are processed per pass so that their accumulation chains overlap. */
+ * Two codes are processed per pass so that their accumulation chains overlap, and the codes about
+ * 4 KiB ahead are prefetched. */
 #include "kernels_internal.h"
 #if OSP_HAVE_HASWELL
 #include <immintrin.h>
@@ -34,6 +35,14 @@ SKX static inline __m512 load8_codes(const uint8_t *p) {
 
 #define LOW8 ((__mmask16)0x00FF)
 
+/* Codes `ahead(dim)` rows on from row j, prefetched while row j is scanned. */
+static inline size_t ahead(size_t dim) { return dim >= 2048 ? 2 : 4096 / dim; }
+static inline void prefetch_codes(const uint8_t *codes, size_t row, size_t rows, size_t count, size_t dim) {
+    if (row + rows > count) return;
+    const uint8_t *p = codes + row * dim;
+    for (size_t o = 0; o < rows * dim; o += 64) __builtin_prefetch(p + o, 0, 3);
+}
+
 SKX static inline float l2_tail(const float *q, const uint8_t *c, size_t i, size_t dim, const float *scale, float s) {
     for (; i < dim; i++) {
         float d = q[i] - scale[i] * (float)c[i];
@@ -51,8 +60,9 @@ SKX void osp_sq8_l2_skylake(const float *q, const uint8_t *codes, size_t count, 
                             float *out) {
     (void)c0;
     size_t full = dim & ~(size_t)7, f16 = dim & ~(size_t)15;
-    size_t j = 0;
+    size_t j = 0, a = ahead(dim);
     for (; j + 2 <= count; j += 2) {
+        prefetch_codes(codes, j + a, 2, count, dim);
         const uint8_t *ca = codes + j * dim, *cb = ca + dim;
         __m512 sa = _mm512_setzero_ps(), sb = sa;
         size_t i = 0;
@@ -96,8 +106,9 @@ SKX void osp_sq8_ip_skylake(const float *q, const uint8_t *codes, size_t count, 
                             float *out) {
     (void)scale;
     size_t full = dim & ~(size_t)7, f16 = dim & ~(size_t)15;
-    size_t j = 0;
+    size_t j = 0, a = ahead(dim);
     for (; j + 2 <= count; j += 2) {
+        prefetch_codes(codes, j + a, 2, count, dim);
         const uint8_t *ca = codes + j * dim, *cb = ca + dim;
         __m512 sa = _mm512_setzero_ps(), sb = sa;
         size_t i = 0;

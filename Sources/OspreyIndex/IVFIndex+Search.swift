@@ -257,7 +257,8 @@ extension IVFIndex {
     }
 
     /// Calls `body(distances, rowIDs, count)` for every block of the first `probes` lists of
-    /// `scratch.probeIds`, in that order; distances come from the list's kernel (float32 or SQ8).
+    /// `scratch.probeIds`, in that order; distances come from the list's kernel (the float32 pair
+    /// kernel, or SQ8), which prefetches ahead as it reads the list.
     @inline(__always)
     func scanLists(_ q: UnsafePointer<Float>, probes: Int, snap: Snapshot, scratch: IVFScratch,
                    _ body: (UnsafePointer<Float>, UnsafePointer<UInt32>, Int) -> Void) {
@@ -301,7 +302,7 @@ extension IVFIndex {
                     let end = offsets[l + 1]
                     while start < end {
                         let n = Swift.min(IVFIndex.blockRows, end - start)
-                        kernel.distances(query: q, base: lists.vectors.pointer + start * cb, count: n, into: dist)
+                        osp_scan_pairs(kernel.pair, q, lists.vectors.pointer + start * cb, n, dim, cb, dist)
                         body(dist, ids + start, n)
                         start += n
                     }

@@ -188,6 +188,8 @@ package final class IVFIndex: VectorIndex {
             var fill = offsets
             let ids = AlignedBuffer(byteCount: total * 4, zeroed: false)
             let vectors = AlignedBuffer(byteCount: total * cb, zeroed: false)
+            // Scans read lists from memory at random places: huge pages spare them most TLB misses.
+            osp_advise_huge_pages(vectors.pointer, vectors.byteCount)
             let idp = ids.pointer.assumingMemoryBound(to: UInt32.self)
             for r in 0..<total {
                 let p = fill[Int(listOf[r])]

@@ -41,6 +41,27 @@ struct IVFKernelTests {
         }
     }
 
+    @Test("prefetching list scans give the pair kernel's distances bit for bit", arguments: [Metric.l2, .ip, .cosine])
+    func scanPairs(metric: Metric) {
+        let seed: UInt64 = 0x5CA7
+        print("scan test \(metric) seed \(seed)")
+        var rng = VectorRNG(seed: seed)
+        let cMetric = Int32(metric == .l2 ? OSP_METRIC_L2 : metric == .ip ? OSP_METRIC_IP : OSP_METRIC_COSINE)
+        for isa in KernelISA.available {
+            var k = osp_kernel()
+            #expect(osp_kernel_select(Int32(OSP_TYPE_F32), cMetric, isa.rawValue, &k) == 0)
+            for dim in ivfKernelDims + [1536] {
+                // Enough rows that the prefetch runs ahead of the scan and stops at the end.
+                let count = 3 + 9000 / dim
+                let base = (0..<(count * dim)).map { _ in rng.gaussian() }, q = (0..<dim).map { _ in rng.gaussian() }
+                var many = [Float](repeating: .nan, count: count), scanned = [Float](repeating: .nan, count: count)
+                k.many(q, base, count, dim, &many)
+                osp_scan_pairs(k.pair, q, base, count, dim, dim * 4, &scanned)
+                #expect(many.map(\.bitPattern) == scanned.map(\.bitPattern), "\(metric) \(isa) dim \(dim)")
+            }
+        }
+    }
+
     @Test("panel kernels match a double-precision reference at every level, float32 and half panels",
           arguments: [(Metric.l2, false), (.ip, false), (.l2, true), (.ip, true)])
     func panels(metric: Metric, half: Bool) {

@@ -99,6 +99,14 @@ void osp_topk_sort(osp_topk *h);
 /* Writes the indices j < count with values[j] <= bound to out, ascending; returns how many. */
 size_t osp_select_at_most(const float *values, size_t count, float bound, uint32_t *out);
 
+/* out[j] = pair(query, base + j * vbytes, dim) for j < count (the pair kernel's own bits), with the
+ * vectors about 4 KiB ahead prefetched: a list scan that reads memory once, in order. */
+void osp_scan_pairs(osp_pair_fn pair, const void *query, const void *base, size_t count, size_t dim, size_t vbytes,
+                    float *out);
+/* Asks the OS to back the whole 2 MiB pages inside [p, p + bytes) with transparent huge pages (Linux
+ * madvise MADV_HUGEPAGE; no effect elsewhere). Call before the memory is first written. */
+void osp_advise_huge_pages(void *p, size_t bytes);
+
 /* Product quantisation with 8-bit codes (IVF_PQ). A vector of `m * dsub` floats is split into m
  * sub-vectors; sub-quantizer j has 256 centroids of dsub floats. Codebooks are stored transposed,
  * `codebook_t[(j * dsub + d) * 256 + c]` = component d of centroid c of sub-quantizer j, so that
