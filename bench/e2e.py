@@ -328,8 +328,9 @@ def main() -> None:
         o, m = report["systems"]["osprey"], report["systems"]["milvus-lite"]
         print("\n| measure | Osprey | milvus-lite | Osprey / milvus-lite |\n|---|---|---|---|")
         print(f"| insert rows/s, 1 client | {o['insert_rows_per_s']:.0f} | {m['insert_rows_per_s']:.0f} | {o['insert_rows_per_s'] / m['insert_rows_per_s']:.1f}x |")
-        enc = o["client_encode_rows_per_s"]
-        print(f"| pymilvus encoding alone, rows/s (nothing sent) | {enc:.0f} | {m['client_encode_rows_per_s']:.0f} | "
+        # The same encoding work was timed twice; the faster timing is the client's ceiling.
+        enc = max(o["client_encode_rows_per_s"], m["client_encode_rows_per_s"])
+        print(f"| pymilvus encoding alone, rows/s (nothing sent) | {o['client_encode_rows_per_s']:.0f} | {m['client_encode_rows_per_s']:.0f} | "
               f"ceiling {enc / m['insert_rows_per_s']:.1f}x |")
         for io, im in zip(o["concurrent_inserts"], m["concurrent_inserts"]):
             print(f"| insert rows/s, {io['clients']} clients | {io['rows_per_s']:.0f} | {im['rows_per_s']:.0f} | {io['rows_per_s'] / im['rows_per_s']:.1f}x |")
