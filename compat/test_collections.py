@@ -199,3 +199,18 @@ def test_persistent_segments_follow_flush_and_truncate(client: MilvusClient):
     assert client.get_collection_stats(coll) == {"row_count": 0}
     assert client.list_partitions(coll) == ["_default", "p"]
     client.drop_collection(coll)
+
+
+def test_alter_index_properties(client: MilvusClient):
+    coll = name("altidx")
+    client.create_collection(coll, dimension=2)
+    # Saved index files are always memory-mapped: asking for it succeeds, turning it off does not.
+    client.alter_index_properties(coll, "vector", properties={"mmap.enabled": True})
+    client.drop_index_properties(coll, "vector", property_keys=["mmap.enabled"])
+    with pytest.raises(MilvusException, match="mmap.enabled"):
+        client.alter_index_properties(coll, "vector", properties={"mmap.enabled": False})
+    with pytest.raises(MilvusException, match="not supported"):
+        client.alter_index_properties(coll, "vector", properties={"index.cache": "x"})
+    with pytest.raises(MilvusException, match="index not found"):
+        client.alter_index_properties(coll, "nope", properties={"mmap.enabled": True})
+    client.drop_collection(coll)

@@ -100,3 +100,31 @@ extension MilvusService {
         return out
     }
 }
+
+extension MilvusService {
+    /// Index properties. The only one Milvus clients set is `mmap.enabled`; Osprey always reads
+    /// saved index files from a memory mapping (docs/index.md), so `true` (or deleting the key)
+    /// asks for what already happens and `false` is refused, as is any other key.
+    package func alterIndex(
+        request: ServerRequest<Milvus_AlterIndexRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Common_Status> {
+        await handle(request) { call, m in
+            let c = try collection(m.collectionName, in: call.database(requestField: m.dbName))
+            guard c.listIndexes().contains(where: { $0.name == m.indexName }) else {
+                throw MilvusError(.indexNotFound, "index not found: '\(m.indexName)' on collection '\(c.name)'")
+            }
+            for kv in m.extraParams {
+                guard kv.key == "mmap.enabled" else {
+                    throw MilvusError.invalid("index property '\(kv.key)' is not supported by Osprey (only mmap.enabled)")
+                }
+                guard kv.value.lowercased() == "true" else {
+                    throw MilvusError.invalid("Osprey always memory-maps saved index files; mmap.enabled cannot be set to '\(kv.value)'")
+                }
+            }
+            for key in m.deleteKeys where key != "mmap.enabled" {
+                throw MilvusError.invalid("index property '\(key)' is not supported by Osprey (only mmap.enabled)")
+            }
+            return .success
+        }
+    }
+}

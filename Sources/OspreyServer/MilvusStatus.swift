@@ -81,11 +81,6 @@ package struct MilvusError: Error, Sendable, Equatable, CustomStringConvertible 
         self.reason = reason
     }
 
-    /// The answer to an RPC this server declares but does not serve yet.
-    package static func notYetSupported(_ rpc: String) -> MilvusError {
-        MilvusError(.unexpected, "\(rpc) is not yet supported by this server (Osprey)")
-    }
-
     /// The answer to a Milvus RPC that this server does not serve at all.
     package static func notSupported(_ rpc: String) -> MilvusError {
         MilvusError(.unexpected, "\(rpc) is not supported by this server (Osprey)")

@@ -46,11 +46,11 @@ struct MilvusStatusTests {
         #expect(!Common_Status(.invalidParameter, reason: "x").retriable)
     }
 
-    @Test func notYetSupportedNamesTheRPC() {
-        let status = MilvusError.notYetSupported("Search").status
+    @Test func notSupportedNamesTheRPC() {
+        let status = MilvusError.notSupported("ListCredUsers").status
         #expect(status.code == 65535)
         #expect(status.errorCode == .unexpectedError)
-        #expect(status.reason == "Search is not yet supported by this server (Osprey)")
+        #expect(status.reason == "ListCredUsers is not supported by this server (Osprey)")
     }
 
     @Test func answerTurnsErrorsIntoStatus() async {
