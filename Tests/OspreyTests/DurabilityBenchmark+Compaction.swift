@@ -52,9 +52,9 @@ struct DurabilityBenchmarkCompaction {
                      DurabilityBenchmarkWriters.quantile(l, 0.5), DurabilityBenchmarkWriters.quantile(l, 0.99), l.max() ?? 0))
     }
 
-    /// The same search loop with the compactor off, while it merges the 100 segments (at the
-    /// default budget and with none), and afterwards.
-    @Test(arguments: [CompactionOptions().maxBytesPerSecond, 0])
+    /// The same search loop with the compactor off, while it merges the 100 segments (at 8
+    /// MiB/s, at the default budget and with none), and afterwards.
+    @Test(arguments: [8 << 20, CompactionOptions().maxBytesPerSecond, 0])
     func searchLatencyDuringCompaction(budget: Int) throws {
         let rows = Int(ProcessInfo.processInfo.environment["OSPREY_COMPACTION_BENCH_ROWS"] ?? "") ?? 200_000
         let dir = DurabilityTemporaryDirectory("osprey-bench-compaction")

@@ -1,3 +1,4 @@
+import Dispatch
 import OspreyCore
 import OspreyStorage
 
@@ -45,6 +46,8 @@ extension DurableStorage {
     func checkpoint(_ db: Database, sealing: Set<Int64>?) throws {
         try checkpointLock.withLock { _ in
             guard !isClosed else { return }
+            let start = DispatchTime.now().uptimeNanoseconds
+            var capturedAt: UInt64 = 0
             let collections = db.namespaces.withLock { ns in ns.values.flatMap { $0.collections.values } }.sorted { $0.id < $1.id }
             // 1. Capture.
             var growing: [Segment] = []
@@ -74,6 +77,7 @@ extension DurableStorage {
                                                         persistence: seg.persistence.withLock { $0 }))
                     }
                 }
+                capturedAt = DispatchTime.now().uptimeNanoseconds
             }
             // 2. Write the files. The captured rows and deletes come from records up to the
             // WAL's last LSN at the capture; they may still be in flight (group commit), and a
@@ -120,6 +124,10 @@ extension DurableStorage {
             // 4. Clean up.
             try wal.removeFiles(through: LSN(cut))
             removeUnreferencedFiles(keep)
+            let end = DispatchTime.now().uptimeNanoseconds
+            lastCheckpoint.withLock {
+                $0 = CheckpointTimes(locked: Double(capturedAt &- start) / 1e9, total: Double(end - start) / 1e9)
+            }
         }
     }
 

@@ -18,12 +18,24 @@ final class DurableStorage: Sendable {
     let fs: any FileSystem
     /// Serialises checkpoints.
     let checkpointLock = Mutex(())
+    /// How long the last checkpoint took, and how long of that it held the writer locks.
+    let lastCheckpoint = Mutex(CheckpointTimes())
     private let lock: DirectoryLock
     private let closed = Atomic<Bool>(false)
     private let report: Mutex<RecoveryReport>
 
     /// What recovery found and replayed, for tests and tools.
     var recovery: RecoveryReport { report.withLock { $0 } }
+
+    /// The durations of one checkpoint, in seconds.
+    ///
+    /// Thread safety: a value type; safe to share.
+    struct CheckpointTimes: Sendable {
+        /// From the start until the capture (step 1) ended: waiting for and holding every
+        /// collection's writer lock.
+        var locked = 0.0
+        var total = 0.0
+    }
 
     /// What opening a data directory replayed and repaired.
     ///
