@@ -16,6 +16,13 @@ What is measured (same machine, same data, same process tree, one after the othe
     the ef sweep among settings reaching that recall.
   IVF_FLAT / IVF_SQ8 (nlist=--nlist), single-query: Osprey one query per call; faiss IndexIVFFlat /
     IndexIVFScalarQuantizer(QT_8bit) with omp threads = 1; QPS from CPU time; nprobe swept.
+  IVF_PQ (nlist=--nlist, m=--pq-m, nbits=8), single-query: Osprey one query per call against faiss
+    IndexIVFPQ (IVF{nlist},PQ{m}x8, its precomputed tables on, as by default) with omp threads = 1;
+    nprobe swept. Then with exact re-ranking: Osprey built with refine=true and searched with
+    refine_k = each of --refine-k, against faiss IVF{nlist},PQ{m}x8,RFlat with k_factor the same;
+    nprobe swept for each. Plain PQ rarely reaches 0.90 recall@10, so its table is per nprobe.
+    faiss's memory adds its precomputed table (nlist x m x 256 floats, kept in memory but not
+    serialised) to the serialised size.
   FLAT, batch: all queries in one call on every core (Osprey FLAT vs faiss IndexFlat).
   Every search setting is timed --repeat times (default 3) for every system and the fastest run
     counts, which keeps the comparison fair when other work shares the machine.
@@ -57,13 +64,15 @@ def osprey_binary(path):
     return os.path.join(scratch, "release", "osprey")
 
 
-def run_osprey(binary, files, metric, index, build, sweep, k, batch, threads=None, repeat=3):
+def run_osprey(binary, files, metric, index, build, sweep, k, batch, threads=None, repeat=3, search=""):
     cmd = [binary, "bench", "--base", files[0], "--query", files[1], "--gt", files[2], "--metric", metric,
            "--index", index, "--k", str(k), "--repeat", str(repeat)]
     if build:
         cmd += ["--build", build]
     if sweep:
         cmd += ["--sweep", sweep]
+    if search:
+        cmd += ["--search", search]
     if batch:
         cmd += ["--batch"]
     if threads:
@@ -103,7 +112,10 @@ def main():
     ap.add_argument("--efs", default="10,16,24,32,48,64,96,128,192,256,384")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per setting; the fastest counts")
     ap.add_argument("--osprey", help="path to a release `osprey` binary (default: build one)")
-    ap.add_argument("--skip", default="", help="comma list of parts to skip: hnsw,faiss-hnsw,ivf,flat")
+    ap.add_argument("--pq-m", type=int, default=32, help="IVF_PQ sub-quantizers (must divide the dimension)")
+    ap.add_argument("--refine-k", default="2,4,8", help="IVF_PQ re-ranking factors to sweep (refine_k / k_factor)")
+    ap.add_argument("--pq-probes", default="1,2,4,8,16,32,64", help="IVF_PQ nprobe values")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: hnsw,faiss-hnsw,ivf,pq,pq-refine,flat")
     ap.add_argument("--out", help="also write the markdown table here")
     a = ap.parse_args()
     ensure_venv()
@@ -233,6 +245,60 @@ def main():
                          [{"system": f"faiss {factory}", "points": fpts, "build_s": fbt, "build_cpu_s": fbc, "mib": fmib}]))
             del fi
 
+    pq_tables = []
+    if "pq" not in skip:
+        fm = faiss.METRIC_L2 if metric == "L2" else faiss.METRIC_INNER_PRODUCT
+        fb = base if metric != "COSINE" else datasets.normalize(base)
+        fq = queries if metric != "COSINE" else datasets.normalize(queries)
+        probes = [p for p in map(int, a.pq_probes.split(",")) if p <= a.nlist]
+        factors = [int(f) for f in a.refine_k.split(",") if f]
+        build = f"nlist={a.nlist},m={a.pq_m},nbits=8"
+        variants = [("plain", None)] + ([] if "pq-refine" in skip else [("refine", factors)])
+        for variant, fs in variants:
+            search = ";".join(f"refine_k={f}" for f in fs) if fs else ""
+            pts = run_osprey(binary, files, metric, "IVF_PQ", build + (",refine=true" if fs else ""),
+                             "nprobe=" + ",".join(map(str, probes)), a.k, batch=False, repeat=a.repeat, search=search)
+            for p in pts:
+                p["qps_wall"], p["qps"] = p["qps"], p["qps_cpu"]
+                p["setting"] = (int(p["search"].get("refine_k", 1)), int(p["search"]["nprobe"]))
+            sysname = f"Osprey IVF_PQ{' refine' if fs else ''}"
+            osp = {"system": sysname, "points": pts, "build_s": pts[0]["build_s"], "build_cpu_s": pts[0]["build_cpu_s"],
+                   "mib": pts[0]["index_mib"]}
+            print(f"{sysname} ((refine_k, nprobe), recall, cpu qps, wall qps)",
+                  [(p["setting"], round(p["recall"], 4), round(p["qps"]), round(p["qps_wall"])) for p in pts], flush=True)
+            factory = f"IVF{a.nlist},PQ{a.pq_m}x8" + (",RFlat" if fs else "")
+            fi = faiss.index_factory(dim, factory, fm)
+            faiss.omp_set_num_threads(cores)
+            t0, c0 = time.perf_counter(), time.process_time()
+            fi.train(fb)
+            fi.add(fb)
+            fbt, fbc = time.perf_counter() - t0, time.process_time() - c0
+            ivf = faiss.downcast_index(faiss.extract_index_ivf(fi))
+            fmib = (len(faiss.serialize_index(fi)) + ivf.precomputed_table.size() * 4) / 2**20
+            faiss.omp_set_num_threads(1)
+            fpts = []
+            for f in (fs or [1]):
+                if fs:
+                    faiss.downcast_index(fi).k_factor = f
+                for nprobe in probes:
+                    ivf.nprobe = nprobe
+                    dt, ct = float("inf"), float("inf")
+                    for _ in range(a.repeat):
+                        t0, c0 = time.perf_counter(), time.process_time()
+                        _, labels = fi.search(fq, a.k)
+                        dt, ct = min(dt, time.perf_counter() - t0), min(ct, time.process_time() - c0)
+                    fpts.append({"setting": (f, nprobe), "recall": recall(labels, gt, a.k), "qps": len(queries) / ct,
+                                 "qps_wall": len(queries) / dt})
+            print(f"faiss {factory} ((k_factor, nprobe), recall, cpu qps, wall qps)",
+                  [(p["setting"], round(p["recall"], 4), round(p["qps"]), round(p["qps_wall"])) for p in fpts], flush=True)
+            faiss.omp_set_num_threads(cores)
+            peer = {"system": f"faiss {factory}", "points": fpts, "build_s": fbt, "build_cpu_s": fbc, "mib": fmib}
+            title = (f"IVF_PQ (nlist={a.nlist}, m={a.pq_m}, nbits=8){' with exact re-ranking' if fs else ''}, "
+                     f"single-query, 1 thread")
+            rows.append((title, osp, [peer]))
+            pq_tables.append((title, osp, peer))
+            del fi
+
     if "flat" not in skip:
         pts = run_osprey(binary, files, metric, "FLAT", "", "", a.k, batch=True, threads=cores, repeat=a.repeat)
         osp = {"system": "Osprey FLAT", "points": pts, "build_s": pts[0]["build_s"], "mib": pts[0]["index_mib"]}
@@ -273,6 +339,19 @@ def main():
             bc = (f"{osp['build_cpu_s'] / p['build_cpu_s']:.2f}×" if osp.get("build_cpu_s") and p.get("build_cpu_s") else "—")
             lines.append(f"| *Osprey / {p['system']}* | {r[0]} | {r[1]} | {r[2]} | | "
                          f"{osp['build_s'] / p['build_s']:.2f}× | {bc} | {osp['mib'] / p['mib']:.2f}× |")
+        lines.append("")
+    for title, osp, peer in pq_tables:
+        # Per setting, so that recall below the targets is compared too: (refine_k, nprobe).
+        lines += [f"*{title}: per setting*", "",
+                  "| refine_k | nprobe | Osprey recall | Osprey QPS | faiss recall | faiss QPS | QPS ratio |",
+                  "|---:|---:|---:|---:|---:|---:|---:|"]
+        theirs = {p["setting"]: p for p in peer["points"]}
+        for p in osp["points"]:
+            f = theirs.get(p["setting"])
+            if f is None:
+                continue
+            lines.append(f"| {p['setting'][0]} | {p['setting'][1]} | {p['recall']:.4f} | {fmt(p['qps'])} | "
+                         f"{f['recall']:.4f} | {fmt(f['qps'])} | {p['qps'] / f['qps']:.2f}× |")
         lines.append("")
     text = "\n".join(lines)
     print(text)

@@ -86,25 +86,52 @@ osp_panel_fn osp_panel_select(int metric, int half, int isa) {
     return half ? (ip ? osp_panel_ip_f16_serial : osp_panel_l2_f16_serial) : (ip ? osp_panel_ip_serial : osp_panel_l2_serial);
 }
 
+int osp_pq_best_isa(void) {
+    int best = osp_cpu_best_isa();
+#if OSP_HAVE_HASWELL
+    static int vbmi = -1;
+    int v = __atomic_load_n(&vbmi, __ATOMIC_RELAXED);
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avx512vbmi") ? 1 : 0;
+        __atomic_store_n(&vbmi, v, __ATOMIC_RELAXED);
+    }
+    if (best >= OSP_ISA_SKYLAKE && v) return OSP_PQ_ISA_VBMI;
+#endif
+    return best;
+}
+
 int osp_pq_select(int isa, osp_pq_kernels *out) {
     if (out == NULL) return -1;
-    int best = osp_cpu_best_isa();
+    int best = osp_pq_best_isa();
     if (isa == OSP_ISA_BEST) isa = best;
     if (isa > best || isa < OSP_ISA_SERIAL) return -1;
     out->tables = osp_pq_tables_serial;
     out->encode = osp_pq_encode_serial;
     out->scan = osp_pq_scan_serial;
+    out->search = osp_pq_search_serial;
+    out->quantized = 0;
+    out->quantize = osp_pq_quantize;
     out->isa = OSP_ISA_SERIAL;
 #if OSP_HAVE_HASWELL
     if (isa >= OSP_ISA_HASWELL) {
         out->tables = osp_pq_tables_haswell;
         out->encode = osp_pq_encode_haswell;
         out->scan = osp_pq_scan_haswell;
+        out->search = osp_pq_search_haswell;
         out->isa = OSP_ISA_HASWELL;
     }
     if (isa >= OSP_ISA_SKYLAKE) {
+        out->tables = osp_pq_tables_skylake;
         out->scan = osp_pq_scan_skylake;
+        out->search = osp_pq_search_skylake;
         out->isa = OSP_ISA_SKYLAKE;
+    }
+    if (isa >= OSP_PQ_ISA_VBMI) {
+        out->search = osp_pq_search_vbmi;
+        out->quantized = 1;
+        out->quantize = osp_pq_quantize_vbmi;
+        out->isa = OSP_PQ_ISA_VBMI;
     }
 #endif
     return 0;

@@ -17,6 +17,8 @@ void osp_pq_tables_serial(const float *x, const float *codebook_t, size_t m, siz
 void osp_pq_encode_serial(const float *x, const float *codebook_t, const float *cnorms, size_t m, size_t dsub, uint8_t *code);
 void osp_pq_scan_serial(const float *lut, const uint8_t *codes, const float *bias, float base, size_t nblocks, size_t m,
                         float *out);
+void osp_pq_search_serial(const osp_pq_query *q, const uint8_t *codes, const float *bias, const uint32_t *ids, size_t count,
+                          float base, float slack, const uint64_t *allowed, osp_pq_heap *heap);
 void osp_panel_l2_serial(const float *q, const void *panels, size_t count, size_t dim, float *out);
 void osp_panel_ip_serial(const float *q, const void *panels, size_t count, size_t dim, float *out);
 void osp_panel_l2_f16_serial(const float *q, const void *panels, size_t count, size_t dim, float *out);
@@ -48,8 +50,17 @@ void osp_pq_tables_haswell(const float *x, const float *codebook_t, size_t m, si
 void osp_pq_encode_haswell(const float *x, const float *codebook_t, const float *cnorms, size_t m, size_t dsub, uint8_t *code);
 void osp_pq_scan_haswell(const float *lut, const uint8_t *codes, const float *bias, float base, size_t nblocks, size_t m,
                          float *out);
+void osp_pq_search_haswell(const osp_pq_query *q, const uint8_t *codes, const float *bias, const uint32_t *ids, size_t count,
+                           float base, float slack, const uint64_t *allowed, osp_pq_heap *heap);
+void osp_pq_tables_skylake(const float *x, const float *codebook_t, size_t m, size_t dsub, float scale, const float *bias,
+                           float *out);
 void osp_pq_scan_skylake(const float *lut, const uint8_t *codes, const float *bias, float base, size_t nblocks, size_t m,
                          float *out);
+void osp_pq_search_skylake(const osp_pq_query *q, const uint8_t *codes, const float *bias, const uint32_t *ids, size_t count,
+                           float base, float slack, const uint64_t *allowed, osp_pq_heap *heap);
+void osp_pq_search_vbmi(const osp_pq_query *q, const uint8_t *codes, const float *bias, const uint32_t *ids, size_t count,
+                        float base, float slack, const uint64_t *allowed, osp_pq_heap *heap);
+void osp_pq_quantize_vbmi(const float *lut, size_t m, uint8_t *qlut, float *delta, float *offset, float *magnitude);
 void osp_gemm_haswell(const float *q, size_t nq, const float *b, size_t nb, size_t dim, float *out, size_t ldo);
 #else
 #define OSP_HAVE_HASWELL 0

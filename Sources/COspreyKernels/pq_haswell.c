@@ -1,7 +1,7 @@
 /* AVX2 + FMA product-quantisation kernels (IVF_PQ): distance tables and encoding run over the
  * transposed codebook eight centroids per register; list scans gather table entries for eight
  * codes per instruction. Layouts in osprey_kernels.h; reference in pq_serial.c. */
-#include "kernels_internal.h"
+#include "pq_internal.h"
 #if OSP_HAVE_HASWELL
 #include <immintrin.h>
 
@@ -72,27 +72,42 @@ HSW void osp_pq_scan_haswell(const float *lut, const uint8_t *codes, const float
     for (size_t b = 0; b < nblocks; b++) {
         const uint8_t *blk = codes + b * m * OSP_PQ_BLOCK;
         float *o = out + b * OSP_PQ_BLOCK;
-        __m256 a0 = b0, a1 = b0, a2 = b0, a3 = b0;
-        if (bias) {
-            const float *e = bias + b * OSP_PQ_BLOCK;
-            a0 = _mm256_add_ps(a0, _mm256_loadu_ps(e));
-            a1 = _mm256_add_ps(a1, _mm256_loadu_ps(e + 8));
-            a2 = _mm256_add_ps(a2, _mm256_loadu_ps(e + 16));
-            a3 = _mm256_add_ps(a3, _mm256_loadu_ps(e + 24));
+        /* Half a block (32 vectors, four registers) at a time. */
+        for (size_t h = 0; h < OSP_PQ_BLOCK; h += 32) {
+            __m256 a0 = b0, a1 = b0, a2 = b0, a3 = b0;
+            if (bias) {
+                const float *e = bias + b * OSP_PQ_BLOCK + h;
+                a0 = _mm256_add_ps(a0, _mm256_loadu_ps(e));
+                a1 = _mm256_add_ps(a1, _mm256_loadu_ps(e + 8));
+                a2 = _mm256_add_ps(a2, _mm256_loadu_ps(e + 16));
+                a3 = _mm256_add_ps(a3, _mm256_loadu_ps(e + 24));
+            }
+            for (size_t j = 0; j < m; j++) {
+                const float *t = lut + j * 256;
+                __m256i c = _mm256_loadu_si256((const __m256i *)(blk + j * OSP_PQ_BLOCK + h));
+                __m128i lo = _mm256_castsi256_si128(c), hi = _mm256_extracti128_si256(c, 1);
+                a0 = _mm256_add_ps(a0, _mm256_i32gather_ps(t, _mm256_cvtepu8_epi32(lo), 4));
+                a1 = _mm256_add_ps(a1, _mm256_i32gather_ps(t, _mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)), 4));
+                a2 = _mm256_add_ps(a2, _mm256_i32gather_ps(t, _mm256_cvtepu8_epi32(hi), 4));
+                a3 = _mm256_add_ps(a3, _mm256_i32gather_ps(t, _mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)), 4));
+            }
+            _mm256_storeu_ps(o + h, a0);
+            _mm256_storeu_ps(o + h + 8, a1);
+            _mm256_storeu_ps(o + h + 16, a2);
+            _mm256_storeu_ps(o + h + 24, a3);
         }
-        for (size_t j = 0; j < m; j++) {
-            const float *t = lut + j * 256;
-            __m256i c = _mm256_loadu_si256((const __m256i *)(blk + j * OSP_PQ_BLOCK));
-            __m128i lo = _mm256_castsi256_si128(c), hi = _mm256_extracti128_si256(c, 1);
-            a0 = _mm256_add_ps(a0, _mm256_i32gather_ps(t, _mm256_cvtepu8_epi32(lo), 4));
-            a1 = _mm256_add_ps(a1, _mm256_i32gather_ps(t, _mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)), 4));
-            a2 = _mm256_add_ps(a2, _mm256_i32gather_ps(t, _mm256_cvtepu8_epi32(hi), 4));
-            a3 = _mm256_add_ps(a3, _mm256_i32gather_ps(t, _mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)), 4));
-        }
-        _mm256_storeu_ps(o, a0);
-        _mm256_storeu_ps(o + 8, a1);
-        _mm256_storeu_ps(o + 16, a2);
-        _mm256_storeu_ps(o + 24, a3);
+    }
+}
+
+HSW void osp_pq_search_haswell(const osp_pq_query *q, const uint8_t *codes, const float *bias, const uint32_t *ids, size_t count,
+                               float base, float slack, const uint64_t *allowed, osp_pq_heap *heap) {
+    (void)slack;
+    size_t m = q->m;
+    float dist[OSP_PQ_BLOCK] __attribute__((aligned(64)));
+    for (size_t b = 0; b * OSP_PQ_BLOCK < count; b++) {
+        size_t left = count - b * OSP_PQ_BLOCK, n = left < OSP_PQ_BLOCK ? left : OSP_PQ_BLOCK;
+        osp_pq_scan_haswell(q->lut, codes + b * m * OSP_PQ_BLOCK, bias ? bias + b * OSP_PQ_BLOCK : NULL, base, 1, m, dist);
+        osp_pq_push_block(dist, n, ids + b * OSP_PQ_BLOCK, allowed, heap);
     }
 }
 #endif

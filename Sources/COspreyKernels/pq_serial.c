@@ -1,6 +1,6 @@
 /* Portable product-quantisation kernels (IVF_PQ): distance tables, encoding, list scans.
  * The reference for the vectorised versions; layouts in osprey_kernels.h. */
-#include "kernels_internal.h"
+#include "pq_internal.h"
 
 void osp_pq_tables_serial(const float *x, const float *codebook_t, size_t m, size_t dsub, float scale, const float *bias,
                           float *out) {
@@ -48,5 +48,50 @@ void osp_pq_scan_serial(const float *lut, const uint8_t *codes, const float *bia
             for (size_t v = 0; v < OSP_PQ_BLOCK; v++) acc[v] += t[cj[v]];
         }
         for (size_t v = 0; v < OSP_PQ_BLOCK; v++) out[b * OSP_PQ_BLOCK + v] = acc[v];
+    }
+}
+
+void osp_pq_quantize(const float *lut, size_t m, uint8_t *qlut, float *delta, float *offset, float *magnitude) {
+    float range = 0.0f, off = 0.0f, mag = 0.0f;
+    for (size_t j = 0; j < m; j++) {
+        const float *t = lut + j * 256;
+        float lo = t[0], hi = t[0], am = 0.0f;
+        for (size_t c = 0; c < 256; c++) {
+            lo = t[c] < lo ? t[c] : lo;
+            hi = t[c] > hi ? t[c] : hi;
+            float a = t[c] < 0 ? -t[c] : t[c];
+            am = a > am ? a : am;
+        }
+        range = hi - lo > range ? hi - lo : range;
+        off += lo;
+        mag += am;
+    }
+    float step = range / 255.0f;
+    float inv = step > 0 ? 1.0f / step : 0.0f;
+    for (size_t j = 0; j < m; j++) {
+        const float *t = lut + j * 256;
+        float lo = t[0];
+        for (size_t c = 1; c < 256; c++) lo = t[c] < lo ? t[c] : lo;
+        for (size_t c = 0; c < 256; c++) {
+            float v = (t[c] - lo) * inv + 0.5f;
+            qlut[j * 256 + c] = v >= 255.0f ? 255 : (v > 0 ? (uint8_t)v : 0);
+        }
+    }
+    *delta = step;
+    *offset = off;
+    *magnitude = mag;
+}
+
+void osp_pq_search_serial(const osp_pq_query *q, const uint8_t *codes, const float *bias, const uint32_t *ids, size_t count,
+                          float base, float slack, const uint64_t *allowed, osp_pq_heap *heap) {
+    (void)slack;
+    size_t m = q->m;
+    for (size_t b = 0; b * OSP_PQ_BLOCK < count; b++) {
+        const uint8_t *blk = codes + b * m * OSP_PQ_BLOCK;
+        size_t n = count - b * OSP_PQ_BLOCK < OSP_PQ_BLOCK ? count - b * OSP_PQ_BLOCK : OSP_PQ_BLOCK;
+        float dist[OSP_PQ_BLOCK];
+        for (size_t v = 0; v < n; v++)
+            dist[v] = osp_pq_exact_one(q->lut, blk, v, m, base, bias ? bias + b * OSP_PQ_BLOCK + v : NULL);
+        osp_pq_push_block(dist, n, ids + b * OSP_PQ_BLOCK, allowed, heap);
     }
 }

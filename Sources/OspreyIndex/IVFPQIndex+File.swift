@@ -119,7 +119,9 @@ extension IVFPQIndex {
                     }
                 }
             }
-            return State(centroids: centroids, codebook: codebook, lists: makeLists(e), removed: removed)
+            var loaded = State(centroids: centroids, codebook: codebook, lists: makeLists(e), removed: removed)
+            loaded.panels = CoarsePanels(centroids: centroids, nlist: nlist, dim: dim, innerProduct: innerProduct)
+            return loaded
         }
         state.withLock { $0 = loaded }
     }

@@ -37,6 +37,8 @@ package final class IVFPQIndex: VectorIndex {
     static let ksub = 256
     /// Vectors per code block (`OSP_PQ_BLOCK`).
     static let block = Int(OSP_PQ_BLOCK)
+    /// The most sub-quantizers the byte-table (VBMI) search handles; more use the gather kernels.
+    static let maxQuantizedM = 256
     /// Training rows per sub-quantizer centroid (as for the coarse quantizer).
     static let pqTrainingRows = ksub * KMeans.maxPointsPerCentroid
 
@@ -78,6 +80,8 @@ package final class IVFPQIndex: VectorIndex {
         let count: Int
         /// Blocks of the longest list.
         let longestBlocks: Int
+        /// The largest |per-vector term| (bounds rounding in the quantised scan).
+        let maxAbsBias: Float
 
         init(offsets: [Int], blockStart: [Int], ids: AlignedBuffer, codes: AlignedBuffer, bias: AlignedBuffer?, raw: AlignedBuffer?,
              count: Int) {
@@ -91,6 +95,12 @@ package final class IVFPQIndex: VectorIndex {
             var longest = 0
             for l in 0..<(blockStart.count - 1) { longest = Swift.max(longest, blockStart[l + 1] - blockStart[l]) }
             longestBlocks = longest
+            var big: Float = 0
+            if let bias {
+                let b = bias.pointer.assumingMemoryBound(to: Float.self)
+                for i in 0..<(bias.byteCount / 4) { big = Swift.max(big, abs(b[i])) }
+            }
+            maxAbsBias = big
         }
 
         var memoryBytes: Int {
@@ -98,11 +108,37 @@ package final class IVFPQIndex: VectorIndex {
         }
     }
 
+    /// The centroids packed for the one-query panel kernel (float32), to rank lists.
+    final class CoarsePanels: Sendable {
+        let panels: AlignedBuffer
+        let kernel: osp_panel_fn
+
+        init(centroids: [Float], nlist: Int, dim: Int, innerProduct: Bool) {
+            let buffer = AlignedBuffer(byteCount: (nlist + 15) / 16 * 16 * dim * 4, zeroed: false)
+            centroids.withUnsafeBufferPointer { osp_panel_pack($0.baseAddress!, nlist, dim, 0, buffer.pointer) }
+            panels = buffer
+            kernel = osp_panel_select(Int32(innerProduct ? OSP_METRIC_IP : OSP_METRIC_L2), 0, Int32(OSP_ISA_BEST))!
+        }
+    }
+
     struct State {
-        var centroids: [Float]?
+        var centroids: [Float]? {
+            didSet { panels = nil }
+        }
+        var panels: CoarsePanels?
         var codebook: Codebook?
         var lists: Lists?
         var removed: Bitset
+        /// Whether any row is removed (so that searches skip a scan of the bitmap when none is).
+        var anyRemoved = false
+
+        init(centroids: [Float]?, codebook: Codebook?, lists: Lists?, removed: Bitset) {
+            self.centroids = centroids
+            self.codebook = codebook
+            self.lists = lists
+            self.removed = removed
+            anyRemoved = !removed.isAllClear
+        }
     }
     let state: Mutex<State>
 
@@ -122,6 +158,8 @@ package final class IVFPQIndex: VectorIndex {
         guard osp_pq_select(Int32(OSP_ISA_BEST), &k) == 0 else {
             throw .invalidParameter(name: "kernel", value: "best", reason: "no product-quantisation kernel for this CPU")
         }
+        // The byte-table search sums in 16-bit lanes: at most 256 sub-quantizers of 255 each.
+        if k.quantized != 0, configuration.m > IVFPQIndex.maxQuantizedM { _ = osp_pq_select(Int32(OSP_ISA_SKYLAKE), &k) }
         pq = k
         state = Mutex(State(centroids: nil, codebook: nil, lists: nil, removed: Bitset(count: 0)))
     }
@@ -130,7 +168,8 @@ package final class IVFPQIndex: VectorIndex {
     package var count: Int { state.withLock { $0.lists?.count ?? 0 } }
     package var memoryBytes: Int {
         state.withLock { s in
-            (s.centroids?.count ?? 0) * 4 + (s.codebook.map { ($0.transposed.count + $0.norms.count) * 4 } ?? 0)
+            (s.centroids?.count ?? 0) * 4 + (s.panels?.panels.byteCount ?? 0)
+                + (s.codebook.map { ($0.transposed.count + $0.norms.count) * 4 } ?? 0)
                 + (s.lists?.memoryBytes ?? 0) + s.removed.count / 8
         }
     }
@@ -214,8 +253,10 @@ package final class IVFPQIndex: VectorIndex {
             }
         }
         let codebook = Codebook(transposed: transposed, m: m, dsub: dsub)
+        let panels = CoarsePanels(centroids: centroids, nlist: nlist, dim: dim, innerProduct: innerProduct)
         state.withLock {
             $0.centroids = centroids
+            $0.panels = panels
             $0.codebook = codebook
         }
     }
@@ -429,6 +470,7 @@ package final class IVFPQIndex: VectorIndex {
             for r in rows {
                 guard r.index < s.removed.count else { throw .rowOutOfRange(row: r.index, count: s.removed.count) }
                 s.removed.set(r.index)
+                s.anyRemoved = true
             }
         }
     }

@@ -18,6 +18,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Index type (Milvus name): FLAT, HNSW, ...") var index: String = "HNSW"
     @Option(help: "Build params, e.g. 'M=16,efConstruction=200'.") var build: String = ""
     @Option(help: "One search param and its values, e.g. 'ef=16,32,64'.") var sweep: String = ""
+    @Option(help: "Search params fixed for every setting of the sweep, e.g. 'refine_k=4'; several sets separated by ';' are each swept.")
+    var search: String = ""
     @Option(help: "Neighbours per query.") var k: Int = 10
     @Flag(help: "All queries in one call (default: one query per call).") var batch = false
     @Option(help: "Search threads (single mode: concurrent callers; batch mode: workers). Default 1 for single, all cores for batch.")
@@ -59,8 +61,10 @@ struct BenchCommand: AsyncParsableCommand {
             sweepValues = parts[1].split(separator: ",").map(String.init)
         }
         let searchThreads = threads ?? (batch ? ProcessInfo.processInfo.activeProcessorCount : 1)
-        for value in sweepValues {
-            let sp = sweepKey.isEmpty ? [:] : [sweepKey: value]
+        let fixedSets = try search.split(separator: ";", omittingEmptySubsequences: false).map { try parsePairs(String($0)) }
+        for (fixed, value) in fixedSets.flatMap({ f in sweepValues.map { (f, $0) } }) {
+            var sp = fixed
+            if !sweepKey.isEmpty { sp[sweepKey] = value }
             var p = try SearchParameters(k: k, milvusParams: sp)
             var results = [[Neighbor]](repeating: [], count: nq)
             var seconds = Double.infinity, cpuSeconds = Double.infinity

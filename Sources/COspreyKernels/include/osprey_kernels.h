@@ -115,7 +115,9 @@ void osp_advise_huge_pages(void *p, size_t bytes);
  * Lists of codes are stored in blocks of OSP_PQ_BLOCK vectors, sub-quantizer major inside a block:
  * byte `block * m * OSP_PQ_BLOCK + j * OSP_PQ_BLOCK + v` is the code of vector v of the block for
  * sub-quantizer j (a list's last block is padded). */
-#define OSP_PQ_BLOCK 32
+#define OSP_PQ_BLOCK 64
+/* The PQ level above OSP_ISA_SKYLAKE: AVX-512 VBMI byte permutes look up 8-bit tables. */
+enum { OSP_PQ_ISA_VBMI = 3 };
 
 /* out[j * 256 + c] = (bias ? bias[j * 256 + c] : 0) + scale * (x_j . centroid c of sub-quantizer j),
  * for every j < m and c < 256: the distance tables of one query. */
@@ -126,21 +128,66 @@ typedef void (*osp_pq_tables_fn)(const float *x, const float *codebook_t, size_t
 typedef void (*osp_pq_encode_fn)(const float *x, const float *codebook_t, const float *cnorms, size_t m, size_t dsub,
                                  uint8_t *code);
 /* For `nblocks` blocks of codes: out[i] = base + (bias ? bias[i] : 0) + sum_j lut[j * 256 + code_i[j]],
- * i < nblocks * OSP_PQ_BLOCK (padded slots included), with `lut` as written by osp_pq_tables_fn. */
+ * summed in that order, i < nblocks * OSP_PQ_BLOCK (padded slots included), with `lut` as written by
+ * osp_pq_tables_fn. Every level returns the same bits. */
 typedef void (*osp_pq_scan_fn)(const float *lut, const uint8_t *codes, const float *bias, float base, size_t nblocks,
                                size_t m, float *out);
 
-/* The product-quantisation kernels of one ISA level. */
+/* A bounded max-heap of the k best (distance, id) pairs (smaller distance first, then smaller id)
+ * in caller-owned arrays of k entries; start with count = 0. */
+typedef struct {
+    float *dist;
+    uint32_t *ids;
+    size_t count;
+    size_t k;
+} osp_pq_heap;
+
+/* One query's tables for osp_pq_search_fn: `lut` (m x 256 floats) and, for the VBMI level, the same
+ * table quantised to bytes by osp_pq_quantize. */
+typedef struct {
+    const float *lut;
+    const uint8_t *qlut;
+    size_t m;
+    /* qlut[j * 256 + c] ~ (lut[j * 256 + c] - min_c lut[j * 256 + c]) / delta, rounded. */
+    float delta;
+    /* sum_j min_c lut[j * 256 + c]. */
+    float offset;
+} osp_pq_query;
+
+/* Quantises a query's table to bytes: one step `delta` for every sub-quantizer (so that sums of
+ * bytes compare), each row shifted by its minimum; each byte is within delta / 2 of its entry.
+ * `magnitude` receives sum_j max_c |lut[j * 256 + c]| (for rounding bounds). */
+void osp_pq_quantize(const float *lut, size_t m, uint8_t *qlut, float *delta, float *offset, float *magnitude);
+typedef void (*osp_pq_quantize_fn)(const float *lut, size_t m, uint8_t *qlut, float *delta, float *offset, float *magnitude);
+
+/* Pushes every allowed vector of one list into `heap` by its code distance
+ * base + bias[i] + sum_j lut[j * 256 + code_i[j]] (bit for bit the value osp_pq_scan_fn computes).
+ * `count` vectors in ceil(count / OSP_PQ_BLOCK) blocks at `codes`; ids[i] is vector i's row;
+ * `allowed` is a bitset over rows or NULL. The VBMI level ranks vectors by the byte table first and
+ * computes the exact distance only where base + bias + offset + delta * sum - slack could beat the
+ * heap; `slack` must bound the gap between that estimate and the exact value (m * delta / 2 plus
+ * rounding); it sums bytes in 16-bit lanes, so it needs m <= 256. Other levels ignore `qlut` and
+ * `slack`. */
+typedef void (*osp_pq_search_fn)(const osp_pq_query *q, const uint8_t *codes, const float *bias, const uint32_t *ids,
+                                 size_t count, float base, float slack, const uint64_t *allowed, osp_pq_heap *heap);
+
+/* The product-quantisation kernels of one level. */
 typedef struct {
     osp_pq_tables_fn tables;
     osp_pq_encode_fn encode;
     osp_pq_scan_fn scan;
+    osp_pq_search_fn search;
+    /* Whether `search` reads the byte table (callers then fill osp_pq_query.qlut with `quantize`). */
+    int quantized;
+    osp_pq_quantize_fn quantize;
     int isa;
 } osp_pq_kernels;
 
-/* Fills `out` for an ISA level (OSP_ISA_BEST for the best available); returns 0, or -1 when the
- * level is unavailable on this CPU. */
+/* Fills `out` for a level (OSP_ISA_SERIAL, OSP_ISA_HASWELL, OSP_ISA_SKYLAKE, OSP_PQ_ISA_VBMI, or
+ * OSP_ISA_BEST for the best available); returns 0, or -1 when the level is unavailable on this CPU. */
 int osp_pq_select(int isa, osp_pq_kernels *out);
+/* The best PQ level this CPU supports (OSP_PQ_ISA_VBMI with AVX-512 VBMI). */
+int osp_pq_best_isa(void);
 
 /* Squared norms of `count` float32 vectors. */
 void osp_f32_norms_sq(const float *base, size_t count, size_t dim, float *out);
