@@ -3,7 +3,7 @@ import OspreyCore
 
 extension IVFPQIndex {
     /// What one search reads: an immutable generation of the index and the rows it may return.
-    struct Snapshot: @unchecked Sendable {
+    struct Snapshot: Sendable {
         let panels: CoarsePanels
         let codebook: Codebook
         let lists: Lists
@@ -48,6 +48,8 @@ extension IVFPQIndex {
     /// table's step, offset and magnitude (zero when the kernels do not use it).
     struct Prepared {
         var probes: [Neighbor]
+        /// Whether the byte table was built (then the byte-table search runs).
+        var quantized = false
         var delta: Float = 0
         var offset: Float = 0
         var magnitude: Float = 0
@@ -63,8 +65,9 @@ extension IVFPQIndex {
     }
 
     /// Prepares query `raw` (normalised for COSINE into the scratch), ranks the centroids, fills the
-    /// distance table (and its byte form when the kernels use it) and returns the `nprobe` nearest
-    /// lists, nearest first, with their coarse distances.
+    /// distance table and returns the `nprobe` nearest lists, nearest first, with their coarse
+    /// distances. When `quantize` allows it and the lists hold at least `quantizedMinRows` rows,
+    /// the table's byte form is built too.
     func prepare(_ raw: UnsafeRawPointer, nprobe: Int, snap: Snapshot, scratch: Scratch, quantize: Bool) -> Prepared {
         let dim = configuration.dim, nlist = configuration.nlist
         scratch.query.update(from: raw.assumingMemoryBound(to: Float.self), count: dim)
@@ -81,7 +84,12 @@ extension IVFPQIndex {
         }
         var prepared = Prepared(probes: near.sortedResults())
         if quantize {
-            pq.quantize(scratch.lut, m, scratch.qlut, &prepared.delta, &prepared.offset, &prepared.magnitude)
+            var rows = 0
+            for p in prepared.probes { rows += snap.lists.offsets[p.row.index + 1] - snap.lists.offsets[p.row.index] }
+            if rows >= IVFPQIndex.quantizedMinRows {
+                pq.quantize(scratch.lut, m, scratch.qlut, &prepared.delta, &prepared.offset, &prepared.magnitude)
+                prepared.quantized = true
+            }
         }
         return prepared
     }
@@ -123,7 +131,8 @@ extension IVFPQIndex {
     func nearest(_ prepared: Prepared, keep: Int, snap: Snapshot, scratch: Scratch, allowed: UnsafePointer<UInt64>?) -> [Neighbor] {
         let lists = snap.lists, bs = IVFPQIndex.block, m = self.m
         var heap = osp_pq_heap(dist: scratch.heapDist, ids: scratch.heapIds, count: 0, k: keep)
-        var query = osp_pq_query(lut: scratch.lut, qlut: pq.quantized != 0 ? scratch.qlut : nil, m: m, delta: prepared.delta,
+        let kernels = prepared.quantized ? pq : pqFloat
+        var query = osp_pq_query(lut: scratch.lut, qlut: prepared.quantized ? scratch.qlut : nil, m: m, delta: prepared.delta,
                                  offset: prepared.offset)
         let ids = lists.ids.pointer.assumingMemoryBound(to: UInt32.self)
         let codes = lists.codes.pointer.assumingMemoryBound(to: UInt8.self)
@@ -146,7 +155,7 @@ extension IVFPQIndex {
                 if let bias { osp_prefetch_range(bias + n0, bs * 4) }
             }
             let slack = halfSteps + rounding + Float(m + 8) * 0x1p-22 * abs(p.distance)
-            pq.search(&query, codes + s0 * m, bias.map { $0 + s0 }, ids + s0, len, p.distance, slack, allowed, &heap)
+            kernels.search(&query, codes + s0 * m, bias.map { $0 + s0 }, ids + s0, len, p.distance, slack, allowed, &heap)
         }
         var found = (0..<heap.count).map { Neighbor(distance: scratch.heapDist[$0], row: RowID(Int(scratch.heapIds[$0]))) }
         found.sort()

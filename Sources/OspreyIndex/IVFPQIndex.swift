@@ -30,7 +30,11 @@ package final class IVFPQIndex: VectorIndex {
     let innerProduct: Bool
     let m: Int
     let dsub: Int
+    /// The best kernels for this CPU (with VBMI, the byte-table search).
     let pq: osp_pq_kernels
+    /// The float (gather) kernels: cheaper per query than the byte table, which must first be
+    /// built, so they search when the probed lists hold few rows. The same as `pq` without VBMI.
+    let pqFloat: osp_pq_kernels
     /// Default `nprobe` when a search gives none (as IVF_FLAT).
     package static let defaultNprobe = IVFIndex.defaultNprobe
     /// Centroids per sub-quantizer (8-bit codes).
@@ -39,6 +43,9 @@ package final class IVFPQIndex: VectorIndex {
     static let block = Int(OSP_PQ_BLOCK)
     /// The most sub-quantizers the byte-table (VBMI) search handles; more use the gather kernels.
     static let maxQuantizedM = 256
+    /// Probed rows from which a query builds the byte table and searches with it (about where
+    /// the two searches cost the same on 128-d data with m = 32; both scale with m).
+    static let quantizedMinRows = 320
     /// Training rows per sub-quantizer centroid (as for the coarse quantizer).
     static let pqTrainingRows = ksub * KMeans.maxPointsPerCentroid
 
@@ -161,6 +168,9 @@ package final class IVFPQIndex: VectorIndex {
         // The byte-table search sums in 16-bit lanes: at most 256 sub-quantizers of 255 each.
         if k.quantized != 0, configuration.m > IVFPQIndex.maxQuantizedM { _ = osp_pq_select(Int32(OSP_ISA_SKYLAKE), &k) }
         pq = k
+        var g = k
+        if k.quantized != 0 { _ = osp_pq_select(Int32(OSP_ISA_SKYLAKE), &g) }
+        pqFloat = g
         state = Mutex(State(centroids: nil, codebook: nil, lists: nil, removed: Bitset(count: 0)))
     }
 
