@@ -16,9 +16,11 @@ import Synchronization
 /// COSINE stores unit vectors and uses IP.
 ///
 /// Layout. Lists are contiguous; inside a list codes sit in blocks of `OSP_PQ_BLOCK` vectors,
-/// sub-quantizer major (docs/index.md), so the scan kernel looks up one sub-quantizer's table
-/// for a whole block with gathers. With `refine` the raw vectors are kept too (row order) and
-/// the best `refine_k · k` (or `reorder_k`) candidates by code distance are re-ranked exactly.
+/// sub-quantizer major (docs/index.md), so the list search looks up one sub-quantizer's table
+/// for a whole block at once: with gathers, or with AVX-512 VBMI byte permutes over a byte copy
+/// of the table that only decides which rows get their float distance (same results). With
+/// `refine` the raw vectors are kept too (row order) and the best `refine_k · k` (or
+/// `reorder_k`) candidates by code distance are re-ranked exactly.
 ///
 /// Thread safety: search from any number of threads; `train`, `add` and `remove` take an internal
 /// lock and publish a new snapshot.
