@@ -94,23 +94,34 @@ struct DurabilityBenchmarkWriters {
     func writesDuringCheckpoint(durability: WALDurability) throws {
         let rows = Int(ProcessInfo.processInfo.environment["OSPREY_DURABILITY_BENCH_ROWS"] ?? "") ?? 1_000_000
         let dir = DurabilityTemporaryDirectory("osprey-bench-stall")
-        let db = try DurableStorage.openDatabase(at: dir.path, options: DatabaseOptions(segmentMaxRows: rows + 1),
+        let db = try DurableStorage.openDatabase(at: dir.path, options: DatabaseOptions(segmentMaxRows: 2 * rows),
                                                  walOptions: WALOptions(durability: durability))
         let c = try db.createCollection("c", schema: DurabilityBenchmark.schema(dim: 128))
         for b in 0..<(rows / 1_000) { _ = try c.insert(columns: Self.batch(first: Int64(b * 1_000), rows: 1_000)) }
         let small = (0..<5_000).map { Self.batch(first: Int64(rows + $0 * 100), rows: 100) }
+        // Control: the same inserts with no checkpoint running.
+        var control: [Double] = []
+        for b in small[4_500...] {
+            let t = Self.now()
+            _ = try c.insert(columns: b)
+            control.append(Self.now() - t)
+        }
+        print(String(format: "control, %d inserts of 100 rows with no checkpoint: latency p50 %.2f ms, p99 %.2f ms, max %.0f ms",
+                     control.count, Self.quantile(control, 0.5) * 1e3, Self.quantile(control, 0.99) * 1e3, (control.max() ?? 0) * 1e3))
         let flushing = Atomic<Bool>(true)
         let flushSeconds = Mutex(0.0)
         let group = DispatchGroup()
         let flushStart = Self.now()
+        let flushBegan = Mutex(0.0)
         DispatchQueue.global().async(group: group) {
+            flushBegan.withLock { $0 = Self.now() - flushStart }
             try! c.flush()
             flushSeconds.withLock { $0 = Self.now() - flushStart }
             flushing.store(false, ordering: .releasing)
         }
         var latencies: [Double] = []
         var next = 0
-        while flushing.load(ordering: .acquiring) && next < small.count {
+        while flushing.load(ordering: .acquiring) && next < 4_500 {
             let t = Self.now()
             _ = try c.insert(columns: small[next])
             latencies.append(Self.now() - t)
@@ -120,10 +131,11 @@ struct DurabilityBenchmarkWriters {
         let times = db.storage!.lastCheckpoint.withLock { $0 }
         print(String(format: "the flush's checkpoint: %.2f s, of which %.2f ms until its capture under the writer locks ended",
                      times.total, times.locked * 1e3))
+        print(String(format: "flush began %.0f ms after it was dispatched", flushBegan.withLock { $0 } * 1e3))
         print(String(format: "checkpoint of %d rows (WAL %@): flush %.2f s; %d inserts of 100 rows meanwhile, latency p50 %.2f ms, p99 %.2f ms, max %.0f ms",
                      rows, "\(durability)", flushSeconds.withLock { $0 }, latencies.count, Self.quantile(latencies, 0.5) * 1e3, Self.quantile(latencies, 0.99) * 1e3,
                      (latencies.max() ?? 0) * 1e3))
-        #expect(try c.count() == rows + next * 100)
+        #expect(try c.count() == rows + (next + control.count) * 100)
         try db.close()
     }
 }
