@@ -86,8 +86,11 @@ extension Collection {
             copiedBytes += copy.merged.rowCount * Self.approximateRowBytes(schema)
         }
         guard rewritten > 0 else { return 0 }
-        if let hook = context.flushHook.withLock({ $0 }), !context.isClosed {
-            // Write the new segments and forget the old ones on disk; growing segments stay.
+        // Write the new segments and forget the old ones on disk; growing segments stay. When
+        // asked to stop (the database is closing), the final checkpoint of `close` does it;
+        // until a checkpoint does, the manifest lists the old segments, whose files with the
+        // WAL still hold the same rows.
+        if let hook = context.flushHook.withLock({ $0 }), !context.isClosed, !pacer.stopRequested {
             do { try hook(self, false) } catch { throw Durability.storageError(error, doing: "compacting collection '\(name)'") }
             _ = pacer.charge(bytes: copiedBytes)  // the files written count against the budget too
         }
