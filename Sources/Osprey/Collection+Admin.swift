@@ -84,15 +84,10 @@ extension Collection {
     public func truncate() throws(OspreyError) {
         try context.checkOpen()
         let ts = context.oracle.next()
-        var fresh: [Int64] = []
-        for _ in 0..<meta.withLock({ $0.partitions.count }) { fresh.append(context.newID()) }
         try writer.withLock { w throws(OspreyError) in
             try updateMeta { m throws(OspreyError) in
-                // Partitions cannot change while the writer is held, except through this lock
-                // order; ids are drawn again if one was created meanwhile.
-                while fresh.count < m.partitions.count { fresh.append(context.newID()) }
                 for i in m.partitions.indices {
-                    m.partitions[i].id = fresh[i]
+                    m.partitions[i].id = context.newID()
                     m.partitions[i].created = ts
                 }
             }
