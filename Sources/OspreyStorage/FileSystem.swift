@@ -158,18 +158,27 @@ package final class MappedFile: @unchecked Sendable {
     /// heap copy.
     package var isMapped: Bool { storage == .mapped }
 
-    /// Maps `path` read-only (an empty file gives an empty buffer).
-    package init(mapping path: String, access: Access = .random) throws {
+    /// Opens `path` read-only and returns the descriptor (the caller closes it) and the size.
+    private static func openForReading(_ path: String) throws -> (fd: Int32, size: Int) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let e = errno
             if e == ENOENT { throw StorageError.notFound(path: path) }
             throw StorageError.io(operation: "open", path: path, errno: e)
         }
-        defer { _ = close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw StorageError.io(operation: "fstat", path: path, errno: errno) }
-        let size = Int(st.st_size)
+        guard fstat(fd, &st) == 0 else {
+            let e = errno
+            _ = close(fd)
+            throw StorageError.io(operation: "fstat", path: path, errno: e)
+        }
+        return (fd, Int(st.st_size))
+    }
+
+    /// Maps `path` read-only (an empty file gives an empty buffer).
+    package init(mapping path: String, access: Access = .random) throws {
+        let (fd, size) = try Self.openForReading(path)
+        defer { _ = close(fd) }
         self.path = path
         if size == 0 {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -190,16 +199,8 @@ package final class MappedFile: @unchecked Sendable {
     /// Reads the whole file at `path` into a 64-byte aligned heap buffer (the fallback for
     /// file systems that cannot map).
     package init(reading path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let e = errno
-            if e == ENOENT { throw StorageError.notFound(path: path) }
-            throw StorageError.io(operation: "open", path: path, errno: e)
-        }
+        let (fd, size) = try Self.openForReading(path)
         defer { _ = close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw StorageError.io(operation: "fstat", path: path, errno: errno) }
-        let size = Int(st.st_size)
         let p = UnsafeMutableRawPointer.allocate(byteCount: max(size, 1), alignment: 64)
         var done = 0
         while done < size {
