@@ -23,11 +23,16 @@ public final class WorkerPool: Sendable {
     /// Runs `body` on the pool and returns its result.
     public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (cont: CheckedContinuation<T, Error>) in
-            queue.async { [slots] in
-                slots.wait()
-                defer { slots.signal() }
-                cont.resume(with: Result { try body() })
-            }
+            submit { cont.resume(with: Result { try body() }) }
+        }
+    }
+
+    /// Runs `work` on the pool, once one of the `width` slots is free, without waiting for it.
+    public func submit(_ work: @escaping @Sendable () -> Void) {
+        queue.async { [slots] in
+            slots.wait()
+            defer { slots.signal() }
+            work()
         }
     }
 }

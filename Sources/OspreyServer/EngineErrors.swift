@@ -43,10 +43,18 @@ extension MilvusError {
 
 extension MilvusService {
     /// Runs blocking engine work on the worker pool, never on the caller's thread, and turns
-    /// an `OspreyError` into the matching ``MilvusError``.
+    /// an `OspreyError` into the matching ``MilvusError``. The request task then goes on on
+    /// the event loop it came from (see ``EventLoopTaskExecutor``).
     package func engine<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        let home = EventLoopTaskExecutor.currentLoop
+        let result: Result<T, any Error> = await withCheckedContinuation { cont in
+            pool.submit {
+                let result = Result { try body() }
+                EventLoopTaskExecutor.resuming(on: home) { cont.resume(returning: result) }
+            }
+        }
         do {
-            return try await pool.run(body)
+            return try result.get()
         } catch let error as OspreyError {
             throw MilvusError(engine: error)
         }

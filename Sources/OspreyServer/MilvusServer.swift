@@ -5,6 +5,7 @@ import Darwin
 #endif
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import NIOPosix
 import Logging
 
 /// The Milvus-protocol gRPC server: binds the HTTP/2 transport (h2c or TLS), serves the
@@ -31,6 +32,9 @@ package final class MilvusServer: Sendable {
     private let server: GRPCServer<HTTP2ServerTransport.Posix>
     private let shutdownRequests: AsyncStream<Void>
     private let shutdownContinuation: AsyncStream<Void>.Continuation
+    /// Where request tasks run: on their connection's event loop (inherited by every
+    /// connection's and request's task from the serving task).
+    private let executor: EventLoopTaskExecutor
 
     /// Prepares a server for `configuration`; nothing is bound until ``run(onListening:)``.
     package init(
@@ -40,6 +44,8 @@ package final class MilvusServer: Sendable {
     ) throws(ConfigurationError) {
         self.configuration = configuration
         self.logger = logger
+        let loops = MultiThreadedEventLoopGroup.singleton
+        self.executor = EventLoopTaskExecutor(group: loops)
         let address = try Self.socketAddress(host: configuration.host, port: configuration.port)
         let security = try Self.transportSecurity(configuration.tls)
         let maxMessageBytes = configuration.maxMessageBytes
@@ -55,7 +61,8 @@ package final class MilvusServer: Sendable {
                 config.http2.targetWindowSize = 8 << 20
                 // Answer each request as soon as it is ready; small requests dominate.
                 config.connection.flushCoalescing = nil
-            }
+            },
+            eventLoopGroup: loops
         )
         self.server = GRPCServer(transport: transport, services: services)
         (self.shutdownRequests, self.shutdownContinuation) = AsyncStream.makeStream(
@@ -73,7 +80,7 @@ package final class MilvusServer: Sendable {
         let grace = configuration.shutdownGracePeriod
         do {
             try await withThrowingTaskGroup(of: Event.self) { group in
-                group.addTask {
+                group.addTask(executorPreference: executor) {
                     try await server.serve()
                     return .stopped
                 }

@@ -19,15 +19,17 @@ extension MilvusService {
             let schema = c.schema
             let readAt = Self.iteratorSnapshot(m.searchParams.dictionary, guarantee: m.guaranteeTimestamp, collection: c)
             let sessionTs = readAt ?? c.committedTimestamp
-            let (hits, limit, groupBy) = try await engine { () throws -> ([SearchHits], Int, String?) in
+            // The results are encoded on the pool too: the task itself runs on an event loop.
+            let results = try await engine { () throws -> Schema_SearchResultData in
                 var r = try Self.searchRequest(m, collection: c)
                 r.readTimestamp = readAt
-                return (try c.search(r), r.limit, r.groupByField)
+                let hits = try c.search(r)
+                return Self.searchResultData(hits, limit: r.limit, outputFields: m.outputFields, schema: schema,
+                                             groupBy: r.groupByField)
             }
             var response = Milvus_SearchResults()
             response.collectionName = c.name
-            response.results = Self.searchResultData(hits, limit: limit, outputFields: m.outputFields, schema: schema,
-                                                     groupBy: groupBy)
+            response.results = results
             response.sessionTs = sessionTs.rawValue
             return response
         }
@@ -46,14 +48,15 @@ extension MilvusService {
             let round = try SearchCodec.int(rank, "round_decimal", default: -1)
             let outputFields = m.outputFields
             let sessionTs = c.committedTimestamp
-            let hits = try await engine { () throws -> [SearchHits] in
+            let results = try await engine { () throws -> Schema_SearchResultData in
                 let requests = try m.requests.map { try Self.searchRequest($0, collection: c) }
-                return try c.hybridSearch(requests, ranker: ranker, limit: limit, offset: offset, outputFields: outputFields,
-                                          partitions: m.partitionNames, roundDecimal: round)
+                let hits = try c.hybridSearch(requests, ranker: ranker, limit: limit, offset: offset, outputFields: outputFields,
+                                              partitions: m.partitionNames, roundDecimal: round)
+                return Self.searchResultData(hits, limit: limit, outputFields: outputFields, schema: schema)
             }
             var response = Milvus_SearchResults()
             response.collectionName = c.name
-            response.results = Self.searchResultData(hits, limit: limit, outputFields: outputFields, schema: schema)
+            response.results = results
             response.sessionTs = sessionTs.rawValue
             return response
         }
@@ -240,8 +243,7 @@ extension MilvusService {
                 limit: limit, offset: try SearchCodec.int(params, "offset", default: 0))
             q.readTimestamp = readAt
             let request = q
-            let result = try await engine { try c.query(request) }
-            response.fieldsData = FieldDataCodec.encodeBatch([result.columns], schema: schema)
+            response.fieldsData = try await engine { FieldDataCodec.encodeBatch([try c.query(request).columns], schema: schema) }
             response.outputFields = Self.resolvedOutputNames(wanted, schema: schema, primaryKey: true)
             return response
         }
