@@ -27,10 +27,8 @@ package struct LoopbackSearchClient: Sendable {
     ) async throws -> T {
         var logger = Logger(label: "osprey.loopback")
         logger.logLevel = .warning
-        let services: [any RegistrableRPCService] = [
-            MilvusService(database: database, pool: WorkerPool(), logger: logger), UnservedMilvusMethods(),
-        ]
-        return try await MilvusServer.withLoopback(services: services, logger: logger) { _, port in
+        let service = MilvusService(database: database, pool: WorkerPool(), logger: logger)
+        return try await MilvusServer.withLoopback(service: service, logger: logger) { _, port in
             let transport = try HTTP2ClientTransport.Posix(
                 target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
             return try await withGRPCClient(transport: transport) { client in
@@ -80,16 +78,16 @@ package struct LoopbackSearchClient: Sendable {
 }
 
 extension MilvusServer {
-    /// Runs `services` on 127.0.0.1 (a free port), calls `body` with the server and the port
+    /// Runs `service` on 127.0.0.1 (a free port), calls `body` with the server and the port
     /// once it is bound, then shuts the server down gracefully and waits for it.
     package static func withLoopback<T: Sendable>(
-        services: [any RegistrableRPCService], logger: Logger, _ body: (MilvusServer, Int) async throws -> T
+        service: MilvusService, logger: Logger, _ body: (MilvusServer, Int) async throws -> T
     ) async throws -> T {
         var config = ServerConfiguration()
         config.host = "127.0.0.1"
         config.port = 0
         config.shutdownGracePeriod = .seconds(5)
-        let server = try MilvusServer(configuration: config, services: services, logger: logger)
+        let server = try MilvusServer(configuration: config, service: service, logger: logger)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {

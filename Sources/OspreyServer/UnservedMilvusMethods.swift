@@ -5,13 +5,13 @@ import SwiftProtobuf
 /// groups, import, snapshots, …) with a `common.Status` saying that this server does not
 /// support it, instead of gRPC UNIMPLEMENTED, which some clients treat as fatal.
 ///
-/// The request is not decoded. The response is written by hand: either a bare
-/// `common.Status` or a message whose field `statusField` holds the status, which is how
-/// every such Milvus response carries its outcome (checked against pymilvus by the compat
-/// tests).
+/// ``MilvusRoutes`` serves each of them without decoding the request. The response is
+/// written by hand: either a bare `common.Status` or a message whose field `statusField`
+/// holds the status, which is how every such Milvus response carries its outcome (checked
+/// against pymilvus by the compat tests).
 ///
-/// Thread safety: a `Sendable` value; safe to share.
-package struct UnservedMilvusMethods: RegistrableRPCService {
+/// Thread safety: a namespace of immutable values; safe to use from any thread.
+package enum UnservedMilvusMethods {
     /// A Milvus RPC and where its response keeps `common.Status` (0: it is the status).
     ///
     /// Thread safety: a value type; safe to share.
@@ -65,27 +65,6 @@ package struct UnservedMilvusMethods: RegistrableRPCService {
             + otherStatusResponses
     }
 
-    package init() {}
-
-    package func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
-        for method in Self.methods {
-            let descriptor = MethodDescriptor(
-                service: Milvus_MilvusService.descriptor, method: method.name)
-            // Skip anything the real service already handles.
-            guard !router.hasHandler(forMethod: descriptor) else { continue }
-            let body = Self.response(for: method)
-            router.registerHandler(
-                forMethod: descriptor,
-                deserializer: DiscardingDeserializer(),
-                serializer: BytesSerializer(),
-                handler: { request, _ in
-                    for try await _ in request.messages {}
-                    return StreamingServerResponse(single: ServerResponse(message: body))
-                }
-            )
-        }
-    }
-
     /// The encoded response for `method`: the "not supported" status, bare or wrapped.
     package static func response(for method: Method) -> [UInt8] {
         let status = MilvusError.notSupported(method.name).status
@@ -104,23 +83,5 @@ package struct UnservedMilvusMethods: RegistrableRPCService {
             value >>= 7
         }
         bytes.append(UInt8(value))
-    }
-}
-
-/// Accepts any request bytes without decoding them.
-///
-/// Thread safety: stateless; safe to share.
-private struct DiscardingDeserializer: MessageDeserializer {
-    func deserialize<Bytes: GRPCContiguousBytes>(_ serializedMessageBytes: Bytes) throws -> Int {
-        serializedMessageBytes.count
-    }
-}
-
-/// Sends pre-encoded response bytes as they are.
-///
-/// Thread safety: stateless; safe to share.
-private struct BytesSerializer: MessageSerializer {
-    func serialize<Bytes: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Bytes {
-        Bytes(message)
     }
 }

@@ -108,7 +108,7 @@ extension ServeCommand {
         do {
             server = try MilvusServer(
                 configuration: settings,
-                services: [MilvusService(database: database, pool: pool, logger: logger), UnservedMilvusMethods()],
+                service: MilvusService(database: database, pool: pool, logger: logger),
                 logger: logger)
         } catch {
             try? database.close()

@@ -15,7 +15,7 @@ struct LiveServer {
         _ body: (LiveServer) async throws -> T
     ) async throws -> T {
         let logger = Logger(label: "test.server")
-        return try await MilvusServer.withLoopback(services: [MilvusService(logger: logger), UnservedMilvusMethods()], logger: logger) {
+        return try await MilvusServer.withLoopback(service: MilvusService(logger: logger), logger: logger) {
             try await body(LiveServer(server: $0, port: $1))
         }
     }
@@ -119,7 +119,7 @@ struct LiveServerTests {
             var config = ServerConfiguration()
             config.port = live.port
             let logger = Logger(label: "test.server")
-            let other = try MilvusServer(configuration: config, services: [], logger: logger)
+            let other = try MilvusServer(configuration: config, service: MilvusService(logger: logger), logger: logger)
             do throws(ServerError) {
                 try await other.run { _ in }
                 Issue.record("a second server bound the same port")

@@ -1,0 +1,133 @@
+import GRPCCore
+import Logging
+import NIOCore
+import NIOHTTP2
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// The gRPC server under ``MilvusServer``: HTTP/2 (h2c, or TLS with ALPN `h2`) on SwiftNIO,
+/// serving unary calls through ``MilvusRoutes``.
+///
+/// It is deliberately small. Every Milvus RPC is unary, so each HTTP/2 stream is one call:
+/// ``UnaryStreamHandler`` reads the headers and the message, runs the route on the stream's
+/// event loop (engine work goes to the worker pool), and writes the answer. There are no
+/// per-call async sequences, writers or task groups in between, which is where a general
+/// gRPC server spends most of a small call's time.
+///
+/// * PINGs are answered by the HTTP/2 layer whatever their rate, with or without calls in
+///   flight; idle connections are never closed by the server.
+/// * Graceful shutdown: stop accepting, send GOAWAY on every connection, wait for the calls
+///   in flight (up to a grace period), then close.
+///
+/// Thread safety: ``run(onListening:)`` once; ``beginGracefulShutdown()`` from any thread.
+final class UnaryGRPCServer: Sendable {
+    private let configuration: ServerConfiguration
+    private let host: String
+    private let routes: MilvusRoutes
+    private let loops: MultiThreadedEventLoopGroup
+    private let executor: EventLoopTaskExecutor
+    private let tls: NIOSSLContext?
+    private let logger: Logger
+    private let calls = CallCounter()
+    private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
+    private let listener = Mutex<(channel: (any Channel)?, stopRequested: Bool)>((nil, false))
+
+    init(
+        configuration: ServerConfiguration, host: String, routes: MilvusRoutes, loops: MultiThreadedEventLoopGroup,
+        executor: EventLoopTaskExecutor, tls: NIOSSLContext?, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.host = host
+        self.routes = routes
+        self.loops = loops
+        self.executor = executor
+        self.tls = tls
+        self.logger = logger
+    }
+
+    /// Binds, reports the bound address, serves until ``beginGracefulShutdown()`` and then
+    /// until the calls in flight have finished (or the grace period has passed).
+    func run(onListening: @Sendable (SocketAddress) -> Void) async throws {
+        let channel = try await bootstrap().bind(host: host, port: configuration.port).get()
+        let stopNow = listener.withLock { state -> Bool in
+            state.channel = channel
+            return state.stopRequested
+        }
+        if let address = channel.localAddress { onListening(address) }
+        if stopNow { channel.close(promise: nil) }
+        try await channel.closeFuture.get()
+        await drain()
+    }
+
+    /// Stops accepting connections; ``run(onListening:)`` returns once the calls in flight
+    /// have been answered.
+    func beginGracefulShutdown() {
+        let channel = listener.withLock { state -> (any Channel)? in
+            state.stopRequested = true
+            return state.channel
+        }
+        channel?.close(promise: nil)
+    }
+
+    private func bootstrap() -> ServerBootstrap {
+        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+        let window = 8 << 20
+        connection.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: 4096),
+            HTTP2Setting(parameter: .initialWindowSize, value: window),
+            HTTP2Setting(parameter: .maxFrameSize, value: 1 << 14),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: 1 << 16),
+            HTTP2Setting(parameter: .enablePush, value: 0),
+        ]
+        connection.targetWindowSize = 2 * window
+        var stream = NIOHTTP2Handler.StreamConfiguration()
+        // Let a whole insert batch be in flight without waiting for window updates.
+        stream.targetWindowSize = window
+        let (routes, executor, calls, maxMessage, tls) = (routes, executor, calls, configuration.maxMessageBytes, tls)
+        return ServerBootstrap(group: loops)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
+                    _ = try pipeline.configureHTTP2Pipeline(
+                        mode: .server, connectionConfiguration: connection, streamConfiguration: stream
+                    ) { streamChannel in
+                        streamChannel.eventLoop.makeCompletedFuture {
+                            try streamChannel.pipeline.syncOperations.addHandler(
+                                UnaryStreamHandler(routes: routes, executor: executor, maxMessageBytes: maxMessage, calls: calls))
+                        }
+                    }
+                    try pipeline.addHandler(CloseOnErrorHandler())
+                    let id = ObjectIdentifier(channel)
+                    self.connections.withLock { $0[id] = channel }
+                    channel.closeFuture.whenComplete { _ in _ = self.connections.withLock { $0.removeValue(forKey: id) } }
+                }
+            }
+    }
+
+    /// After the listener closed: GOAWAY on every connection, wait for the calls in flight
+    /// (or the grace period), close what is left.
+    private func drain() async {
+        let open = connections.withLock { Array($0.values) }
+        for channel in open {
+            let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil))
+            channel.writeAndFlush(goAway, promise: nil)
+        }
+        let grace = configuration.shutdownGracePeriod
+        let deadline = ContinuousClock.now + grace
+        while calls.running > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        if calls.running > 0 {
+            logger.warning("shutdown grace period (\(grace)) expired; closing connections with calls in flight")
+        }
+        let remaining = connections.withLock { Array($0.values) }
+        for channel in remaining {
+            try? await channel.close()
+        }
+    }
+}
