@@ -4,18 +4,25 @@
 Starts `osprey serve` and `milvus-lite server` on free loopback ports with temporary data
 directories, then for each system, through pymilvus's MilvusClient:
 
-  * inserts the base vectors in batches of 1,000 (rows/s, default durability), from one
-    client and again (into a fresh collection) from N concurrent client processes
-    (--insert-clients), and times pymilvus's own encoding of the same batches with nothing
-    sent (the ceiling any server can reach with single-client row inserts),
+  * inserts the base vectors in batches of 1,000 (rows/s, default durability) from one
+    client as rows (MilvusClient.insert) and times pymilvus's own encoding of the same
+    batches with nothing sent (the ceiling any server can reach with single-client row
+    inserts); then, each into a fresh collection, from one client as columns (the ORM's
+    `Collection.insert([ids, vectors])`, whose encoding costs the client about half as
+    much), and from N concurrent client processes (--insert-clients) as rows and as columns,
   * flushes, builds the same index (HNSW, M=16, efConstruction=200, L2) and loads,
   * searches single queries (limit 10) from 1 and from 8 client processes: QPS, p50/p99
-    latency, recall@10 against exact ground truth computed here with numpy.
+    latency, recall@10 against exact ground truth computed here with numpy,
+  * for Osprey, while one client searches, traces the server's socket reads and writes
+    with `perf` (when it is installed and allowed) and reports how long the server holds
+    each search request: from the read that brings the request in to the write that sends
+    the answer. Minus the same search in-process (`osprey engine-bench`), that is what
+    serving adds on the server.
 
 Usage (creates .build-venv-e2e with pymilvus, numpy and milvus-lite on first use):
 
     python3 bench/e2e.py --rows 100000 --dim 128 --queries 1000
-    python3 bench/e2e.py --osprey-bin .build/release/osprey --clients 1,8 --ef 64
+    python3 bench/e2e.py --osprey-bin .build/release/osprey --clients 1,8 --ef 64 --osprey-ef 96
 
 The data is seeded: Gaussian clusters (--clusters) with noise, so that recall means something.
 Results print as a table and go to bench/results/e2e-<time>.json.
@@ -141,22 +148,31 @@ def load(uri: str, name: str, base, index: dict) -> dict:
             "client_encode_rows_per_s": len(base) / encode_s}
 
 
-def insert_worker(uri, name, base_path, shape, starts, out):
+def insert_worker(uri, name, base_path, shape, starts, columns, out):
+    import warnings
     import numpy as np
-    from pymilvus import MilvusClient
+    from pymilvus import Collection, MilvusClient, connections
     base = np.memmap(base_path, dtype=np.float32, mode="r", shape=shape)
     client = MilvusClient(uri)
+    if columns:
+        warnings.simplefilter("ignore")  # the ORM API is deprecated in pymilvus 3.0
+        connections.connect(alias=name, uri=uri)
+        collection = Collection(name, using=name)
     out.put("ready")
     for s in starts:
         chunk = np.asarray(base[s:s + 1000])
-        client.insert(name, [{"id": s + i, "vector": v} for i, v in enumerate(chunk.tolist())])
+        if columns:
+            collection.insert([list(range(s, s + len(chunk))), chunk.tolist()])
+        else:
+            client.insert(name, [{"id": s + i, "vector": v} for i, v in enumerate(chunk.tolist())])
     out.put("done")
     client.close()
 
 
-def measure_insert(uri: str, name: str, base, clients: int) -> dict:
+def measure_insert(uri: str, name: str, base, clients: int, columns: bool = False) -> dict:
     """Rows/s of inserting `base` in batches of 1,000 from `clients` processes at once, each
-    taking every clients-th batch, into a fresh collection (dropped afterwards)."""
+    taking every clients-th batch, into a fresh collection (dropped afterwards): as rows
+    through MilvusClient.insert, or as columns through the ORM's Collection.insert."""
     from pymilvus import DataType, MilvusClient
     client = MilvusClient(uri)
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -168,7 +184,8 @@ def measure_insert(uri: str, name: str, base, clients: int) -> dict:
     base.tofile(path)
     out = mp.Queue()
     starts = list(range(0, len(base), 1000))
-    procs = [mp.Process(target=insert_worker, args=(uri, name, path, base.shape, starts[c::clients], out)) for c in range(clients)]
+    procs = [mp.Process(target=insert_worker, args=(uri, name, path, base.shape, starts[c::clients], columns, out))
+             for c in range(clients)]
     for p in procs:
         p.start()
     for _ in procs:
@@ -185,7 +202,71 @@ def measure_insert(uri: str, name: str, base, clients: int) -> dict:
     shutil.rmtree(tmp, ignore_errors=True)
     if rows != len(base):
         raise RuntimeError(f"{name}: {rows} rows after inserting {len(base)}")
-    return {"clients": clients, "rows_per_s": len(base) / wall, "seconds": wall}
+    return {"clients": clients, "columns": columns, "rows_per_s": len(base) / wall, "seconds": wall}
+
+
+def measure_column_insert(uri: str, name: str, base) -> dict:
+    """Rows/s of inserting `base` in batches of 1,000 as columns from one client, through
+    pymilvus's ORM `Collection.insert([ids, vectors])`, into a fresh collection (dropped
+    afterwards). The vectors go as Python lists, pymilvus's fastest input."""
+    import warnings
+    from pymilvus import Collection, DataType, MilvusClient, connections
+    client = MilvusClient(uri)
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=base.shape[1])
+    client.create_collection(name, schema=schema)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the ORM API is deprecated in pymilvus 3.0
+        connections.connect(alias=name, uri=uri)
+        collection = Collection(name, using=name)
+        t0 = time.perf_counter()
+        for s in range(0, len(base), 1000):
+            chunk = base[s:s + 1000]
+            collection.insert([list(range(s, s + len(chunk))), chunk.tolist()])
+        wall = time.perf_counter() - t0
+        connections.disconnect(name)
+    rows = client.query(name, filter="", output_fields=["count(*)"])[0]["count(*)"]
+    client.drop_collection(name)
+    client.close()
+    if rows != len(base):
+        raise RuntimeError(f"{name}: {rows} rows after inserting {len(base)}")
+    return {"rows_per_s": len(base) / wall, "seconds": wall}
+
+
+def server_spans(pid: int, seconds: float) -> list[float] | None:
+    """Traces the server's `read` returns and `write`/`writev` calls for `seconds` with perf
+    and returns, in ms, the time from each read of at least 200 bytes (a search request;
+    window updates and pings are under 20 bytes, event-loop wake-ups 8) to the thread's next
+    write of more than 8 bytes (the answer). None when perf is missing or not allowed."""
+    if shutil.which("perf") is None:
+        return None
+    tmp = tempfile.mkdtemp(prefix="e2e-perf-")
+    data = os.path.join(tmp, "perf.data")
+    try:
+        subprocess.run(["perf", "record", "-q", "-o", data, "-p", str(pid),
+                        "-e", "syscalls:sys_exit_read,syscalls:sys_enter_writev,syscalls:sys_enter_write",
+                        "--", "sleep", str(seconds)], check=True, capture_output=True)
+        text = subprocess.run(["perf", "script", "-i", data], check=True, capture_output=True, text=True).stdout
+    except (subprocess.CalledProcessError, OSError):
+        return None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    spans, start = [], {}
+    pattern = re.compile(r"\s(\d+)\s+(?:\[\d+\]\s+)?(\d+\.\d+):\s+syscalls:(sys_exit_read|sys_enter_writev|sys_enter_write):\s*(.*)")
+    for line in text.splitlines():
+        m = pattern.search(line)
+        if not m:
+            continue
+        tid, t, event, rest = m.group(1), float(m.group(2)), m.group(3), m.group(4)
+        if event == "sys_exit_read":
+            if rest.startswith("0x") and int(rest, 16) >= 200 and tid not in start:
+                start[tid] = t
+        elif tid in start:
+            count = re.search(r"count: (0x[0-9a-f]+)", rest)
+            if event == "sys_enter_writev" or (count and int(count.group(1), 16) > 8):
+                spans.append((t - start.pop(tid)) * 1000)
+    return spans or None
 
 
 def search_worker(uri, name, queries, ids, k, search_params, duration, out):
@@ -264,7 +345,8 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=1_000)
     ap.add_argument("--clusters", type=int, default=100)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--ef", type=int, default=64)
+    ap.add_argument("--ef", type=int, default=64, help="HNSW ef for milvus-lite (and Osprey unless --osprey-ef)")
+    ap.add_argument("--osprey-ef", type=int, help="HNSW ef for Osprey when its graph needs another ef for the same recall")
     ap.add_argument("--clients", default="1,8")
     ap.add_argument("--insert-clients", default="4", help="concurrent inserting processes for the second insert measure (empty: skip)")
     ap.add_argument("--duration", type=float, default=10.0, help="seconds of searching per setting")
@@ -277,14 +359,15 @@ def main() -> None:
     print(f"data: {args.rows} x {args.dim} clustered (seed {args.seed}), {args.queries} queries", flush=True)
     base, queries, truth = make_data(args.rows, args.dim, args.queries, args.clusters, args.seed)
     index = {"type": "HNSW", "params": {"M": 16, "efConstruction": 200}}
-    search_params = {"metric_type": "L2", "params": {"ef": args.ef}}
+    ef_of = {"osprey": args.osprey_ef or args.ef, "milvus-lite": args.ef}
     systems = [s for s in ["osprey", "milvus-lite"] if args.only in (None, s)]
     report = {"machine": os.uname().nodename, "cpus": os.cpu_count(), "rows": args.rows, "dim": args.dim,
-              "queries": args.queries, "ef": args.ef, "systems": {}}
+              "queries": args.queries, "ef": ef_of, "systems": {}}
     for system in systems:
         data = tempfile.mkdtemp(prefix=f"e2e-{system}-")
         proc, port = start_osprey(args.osprey_bin, data) if system == "osprey" else start_milvus_lite(data)
         uri = f"http://127.0.0.1:{port}"
+        search_params = {"metric_type": "L2", "params": {"ef": ef_of[system]}}
         try:
             used = dict(index)
             try:
@@ -298,15 +381,37 @@ def main() -> None:
             print(f"{system}: inserted at {loaded['insert_rows_per_s']:.0f} rows/s, index {used['type']} in {loaded['index_build_s']:.1f}s", flush=True)
             inserts = []
             for c in [int(x) for x in args.insert_clients.split(",") if x]:
-                r = measure_insert(uri, f"insert_{c}", base, c)
-                print(f"{system}: {c} inserting clients: {r['rows_per_s']:.0f} rows/s", flush=True)
-                inserts.append(r)
+                for columns in (False, True):
+                    r = measure_insert(uri, f"insert_{c}_{'columns' if columns else 'rows'}", base, c, columns)
+                    print(f"{system}: {c} inserting clients, {'columns' if columns else 'rows'}: {r['rows_per_s']:.0f} rows/s", flush=True)
+                    inserts.append(r)
+            columns = measure_column_insert(uri, "insert_columns", base)
+            print(f"{system}: column inserts (ORM Collection.insert), 1 client: {columns['rows_per_s']:.0f} rows/s", flush=True)
             runs = []
             for c in [int(x) for x in args.clients.split(",")]:
                 r = measure(uri, "bench", queries, truth, 10, search_params, c, args.duration)
-                print(f"{system}: {c} clients: {r['qps']:.0f} QPS, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, recall@10 {r['recall@10']:.3f}", flush=True)
+                print(f"{system}: {c} clients, ef {ef_of[system]}: {r['qps']:.0f} QPS, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, recall@10 {r['recall@10']:.3f}", flush=True)
                 runs.append(r)
-            report["systems"][system] = {"index": used, **loaded, "concurrent_inserts": inserts, "search": runs}
+            report["systems"][system] = {"index": used, **loaded, "concurrent_inserts": inserts,
+                                         "column_insert": columns, "search": runs}
+            if system == "osprey":
+                # A separate one-client run with the server's syscalls traced (tracing slows
+                # it a little, so the runs above stay untraced).
+                traced = {}
+                tracer = threading.Thread(target=lambda: traced.update(spans=server_spans(proc.pid, 4.0)))
+                threading.Timer(1.0, tracer.start).start()
+                measure(uri, "bench", queries, truth, 10, search_params, 1, 6.0)
+                time.sleep(1.5)
+                tracer.join()
+                spans = traced.get("spans")
+                if spans:
+                    spans.sort()
+                    report["server_span_ms"] = {"requests": len(spans), "p10": spans[len(spans) // 10],
+                                                "p50": spans[len(spans) // 2], "p90": spans[9 * len(spans) // 10]}
+                    print(f"osprey: server holds a search request p50 {spans[len(spans) // 2]:.3f} ms "
+                          f"(p10 {spans[len(spans) // 10]:.3f}, p90 {spans[9 * len(spans) // 10]:.3f}; {len(spans)} requests traced)", flush=True)
+                else:
+                    print("osprey: server-side request times not measured (perf missing or not allowed)", flush=True)
         finally:
             proc.terminate()
             try:
@@ -316,13 +421,17 @@ def main() -> None:
             shutil.rmtree(data, ignore_errors=True)
 
     if "osprey" in report["systems"]:
-        base_line = in_process(args.osprey_bin, base, queries, truth, args.ef, args.duration)
+        base_line = in_process(args.osprey_bin, base, queries, truth, ef_of["osprey"], args.duration)
         report["osprey_in_process"] = base_line
         one = report["systems"]["osprey"]["search"][0]
         print(f"osprey in-process: p50 {base_line['in_process_p50_ms']:.3f} ms; the same searches over a Swift gRPC client on "
               f"loopback: p50 {base_line['grpc_p50_ms']:.3f} ms, so serving adds {base_line['added_p50_ms']:.3f} ms at p50 "
               f"({base_line['added_mean_ms']:.3f} ms mean, {base_line['result_mismatches']} differing answers); "
               f"through pymilvus the round trip adds {one['p50_ms'] - base_line['in_process_p50_ms']:.2f} ms at p50", flush=True)
+        if "server_span_ms" in report:
+            span = report["server_span_ms"]["p50"]
+            print(f"osprey server side: a search request is held {span:.3f} ms at p50, so serving adds "
+                  f"{span - base_line['in_process_p50_ms']:.3f} ms on the server over the same search in-process", flush=True)
 
     if len(report["systems"]) == 2:
         o, m = report["systems"]["osprey"], report["systems"]["milvus-lite"]
@@ -332,13 +441,16 @@ def main() -> None:
         enc = max(o["client_encode_rows_per_s"], m["client_encode_rows_per_s"])
         print(f"| pymilvus encoding alone, rows/s (nothing sent) | {o['client_encode_rows_per_s']:.0f} | {m['client_encode_rows_per_s']:.0f} | "
               f"ceiling {enc / m['insert_rows_per_s']:.1f}x |")
+        co, cm = o["column_insert"]["rows_per_s"], m["column_insert"]["rows_per_s"]
+        print(f"| insert rows/s, 1 client, columns (ORM Collection.insert) | {co:.0f} | {cm:.0f} | {co / cm:.1f}x |")
         for io, im in zip(o["concurrent_inserts"], m["concurrent_inserts"]):
-            print(f"| insert rows/s, {io['clients']} clients | {io['rows_per_s']:.0f} | {im['rows_per_s']:.0f} | {io['rows_per_s'] / im['rows_per_s']:.1f}x |")
+            how = "columns (ORM Collection.insert)" if io["columns"] else "rows"
+            print(f"| insert rows/s, {io['clients']} clients, {how} | {io['rows_per_s']:.0f} | {im['rows_per_s']:.0f} | {io['rows_per_s'] / im['rows_per_s']:.1f}x |")
         for ro, rm in zip(o["search"], m["search"]):
             c = ro["clients"]
             print(f"| search QPS, {c} client(s) | {ro['qps']:.0f} | {rm['qps']:.0f} | {ro['qps'] / rm['qps']:.1f}x |")
             print(f"| p50 / p99 ms, {c} client(s) | {ro['p50_ms']:.2f} / {ro['p99_ms']:.2f} | {rm['p50_ms']:.2f} / {rm['p99_ms']:.2f} | |")
-            print(f"| recall@10, {c} client(s) | {ro['recall@10']:.3f} | {rm['recall@10']:.3f} | |")
+            print(f"| recall@10, {c} client(s) (ef {ef_of['osprey']} / {ef_of['milvus-lite']}) | {ro['recall@10']:.3f} | {rm['recall@10']:.3f} | |")
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     path = os.path.join(ROOT, "bench", "results", time.strftime("e2e-%Y%m%d-%H%M%S.json"))
     with open(path, "w") as f:
