@@ -13,6 +13,8 @@ directories, then for each system, through pymilvus's MilvusClient:
   * flushes, builds the same index (HNSW, M=16, efConstruction=200, L2) and loads,
   * searches single queries (limit 10) from 1 and from 8 client processes: QPS, p50/p99
     latency, recall@10 against exact ground truth computed here with numpy,
+  * times a call that does no work (CheckHealth) through pymilvus's gRPC stub: the floor
+    of any round trip, set by the client, the kernel and the server's transport together,
   * for Osprey, while one client searches, traces the server's socket reads and writes
     with `perf` (when it is installed and allowed) and reports how long the server holds
     each search request: from the read that brings the request in to the write that sends
@@ -269,6 +271,25 @@ def server_spans(pid: int, seconds: float) -> list[float] | None:
     return spans or None
 
 
+def trivial_call_ms(uri: str, calls: int = 3000) -> float:
+    """p50 round trip of CheckHealth (no work on either server) through pymilvus's gRPC
+    stub: the floor that the client, the kernel and the server's transport set together."""
+    from pymilvus import MilvusClient
+    from pymilvus.grpc_gen import milvus_pb2
+    client = MilvusClient(uri)
+    stub = client._get_connection()._stub
+    for _ in range(200):
+        stub.CheckHealth(milvus_pb2.CheckHealthRequest())
+    times = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        stub.CheckHealth(milvus_pb2.CheckHealthRequest())
+        times.append(time.perf_counter() - t0)
+    client.close()
+    times.sort()
+    return times[len(times) // 2] * 1000
+
+
 def search_worker(uri, name, queries, ids, k, search_params, duration, out):
     from pymilvus import MilvusClient
     client = MilvusClient(uri)
@@ -392,8 +413,10 @@ def main() -> None:
                 r = measure(uri, "bench", queries, truth, 10, search_params, c, args.duration)
                 print(f"{system}: {c} clients, ef {ef_of[system]}: {r['qps']:.0f} QPS, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, recall@10 {r['recall@10']:.3f}", flush=True)
                 runs.append(r)
+            trivial = trivial_call_ms(uri)
+            print(f"{system}: CheckHealth round trip through pymilvus's stub p50 {trivial:.3f} ms", flush=True)
             report["systems"][system] = {"index": used, **loaded, "concurrent_inserts": inserts,
-                                         "column_insert": columns, "search": runs}
+                                         "column_insert": columns, "search": runs, "trivial_call_ms": trivial}
             if system == "osprey":
                 # A separate one-client run with the server's syscalls traced (tracing slows
                 # it a little, so the runs above stay untraced).
@@ -451,6 +474,7 @@ def main() -> None:
             print(f"| search QPS, {c} client(s) | {ro['qps']:.0f} | {rm['qps']:.0f} | {ro['qps'] / rm['qps']:.1f}x |")
             print(f"| p50 / p99 ms, {c} client(s) | {ro['p50_ms']:.2f} / {ro['p99_ms']:.2f} | {rm['p50_ms']:.2f} / {rm['p99_ms']:.2f} | |")
             print(f"| recall@10, {c} client(s) (ef {ef_of['osprey']} / {ef_of['milvus-lite']}) | {ro['recall@10']:.3f} | {rm['recall@10']:.3f} | |")
+        print(f"| CheckHealth round trip, p50 ms | {o['trivial_call_ms']:.3f} | {m['trivial_call_ms']:.3f} | |")
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     path = os.path.join(ROOT, "bench", "results", time.strftime("e2e-%Y%m%d-%H%M%S.json"))
     with open(path, "w") as f:
