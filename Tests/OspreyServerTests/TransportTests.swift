@@ -133,6 +133,29 @@ struct TransportTests {
         }
     }
 
+    @Test func largeMessagesDecodeOffTheLoopWithTheSameOutcome() async throws {
+        // Over MilvusRoutes.offLoopDecodeBytes the message decodes on the worker pool.
+        let size = MilvusRoutes.offLoopDecodeBytes + 1000
+        // Field 99, length-delimited, `size` bytes: an unknown field GetVersion ignores.
+        var valid: [UInt8] = [0x9A, 0x06]
+        var n = size
+        while n >= 0x80 { valid.append(UInt8(n & 0x7F) | 0x80); n >>= 7 }
+        valid.append(UInt8(n))
+        valid += [UInt8](repeating: 7, count: size)
+        // The same, cut short: the declared length runs past the end.
+        let truncated = Array(valid.dropLast(10))
+        try await withServer { _, port in
+            let version = try await call(port: port, "GetVersion", RawRequest(bytes: valid), as: Milvus_GetVersionResponse.self)
+            #expect(!version.version.isEmpty)
+            do {
+                _ = try await call(port: port, "GetVersion", RawRequest(bytes: truncated), as: Milvus_GetVersionResponse.self)
+                Issue.record("a malformed large message was answered")
+            } catch let error as RPCError {
+                #expect(error.code == .invalidArgument)
+            }
+        }
+    }
+
     @Test func gracefulShutdownAnswersTheCallsInFlight() async throws {
         // Many calls in flight when the shutdown starts: each gets its answer or a clean
         // refusal, never a hang; the server's run returns.
