@@ -25,16 +25,18 @@ package struct ServerIdentity: Sendable, Equatable {
 /// never gRPC failures (pymilvus reads `status`, and turns some gRPC codes into fatal
 /// "upgrade your server" errors). Each handler goes through ``handle(_:_:)``, which reads
 /// the call's headers into a ``MilvusCall`` and turns thrown ``MilvusError``s into the
-/// response's status. Handlers are in this file and its `+Unserved` extension, one `MARK`
-/// per area.
+/// response's status. Handlers are in this file and its `+Collections`, `+Catalog`,
+/// `+Indexes`, `+Writes` and `+Reads` extensions, one `MARK` per area; ``MilvusRoutes``
+/// calls them by method name.
 ///
-/// Thread safety: a `Sendable` value; handlers run concurrently on the concurrency pool.
+/// Thread safety: a `Sendable` value; handlers run concurrently, each on the event loop of
+/// its connection, with engine work on ``pool``.
 package struct MilvusService: Milvus_MilvusService.ServiceProtocol {
     package let identity: ServerIdentity
     package let clock: HybridClock
     /// The engine every RPC works on.
     package let database: Database
-    /// Where blocking engine calls run, off the event loops and the concurrency pool.
+    /// Where blocking engine calls run, off the event loops.
     package let pool: WorkerPool
     let logger: Logger
     private let connections: ConnectionRegistry
