@@ -78,15 +78,18 @@ package struct LoopbackSearchClient: Sendable {
 }
 
 extension MilvusServer {
-    /// Runs `service` on 127.0.0.1 (a free port), calls `body` with the server and the port
-    /// once it is bound, then shuts the server down gracefully and waits for it.
+    /// Runs `service` on 127.0.0.1 (a free port), with `configure` applied to the settings,
+    /// calls `body` with the server and the port once it is bound, then shuts the server
+    /// down gracefully and waits for it.
     package static func withLoopback<T: Sendable>(
-        service: MilvusService, logger: Logger, _ body: (MilvusServer, Int) async throws -> T
+        service: MilvusService, logger: Logger, configure: (inout ServerConfiguration) -> Void = { _ in },
+        _ body: (MilvusServer, Int) async throws -> T
     ) async throws -> T {
         var config = ServerConfiguration()
         config.host = "127.0.0.1"
         config.port = 0
         config.shutdownGracePeriod = .seconds(5)
+        configure(&config)
         let server = try MilvusServer(configuration: config, service: service, logger: logger)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         return try await withThrowingTaskGroup(of: T?.self) { group in

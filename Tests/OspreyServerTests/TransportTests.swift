@@ -17,27 +17,8 @@ struct TransportTests {
         _ configure: (inout ServerConfiguration) -> Void = { _ in },
         _ body: (MilvusServer, Int) async throws -> T
     ) async throws -> T {
-        var config = ServerConfiguration()
-        config.host = "127.0.0.1"
-        config.port = 0
-        config.shutdownGracePeriod = .seconds(5)
-        configure(&config)
         let logger = Logger(label: "test.transport")
-        let server = try MilvusServer(configuration: config, service: MilvusService(logger: logger), logger: logger)
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                defer { continuation.finish() }
-                try await server.run { continuation.yield($0.port) }
-                return nil
-            }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw CancellationError() }
-            let result = try await body(server, port)
-            server.beginGracefulShutdown()
-            for try await _ in group {}
-            return result
-        }
+        return try await MilvusServer.withLoopback(service: MilvusService(logger: logger), logger: logger, configure: configure, body)
     }
 
     func call<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
