@@ -100,6 +100,59 @@ struct EngineRPCTests {
         }
     }
 
+    @Test func largeInsertAndLargeQueryAnswerRoundTrip() async throws {
+        // 6,000 rows of 64-d: the insert request and the query answer are each over a MiB,
+        // so the server decodes the one and encodes the other on its worker pool.
+        let rows = 6_000, dim = 64
+        var proto = Schema_CollectionSchema()
+        proto.name = "big"
+        var pk = Schema_FieldSchema()
+        pk.name = "id"; pk.dataType = .int64; pk.isPrimaryKey = true
+        var vec = Schema_FieldSchema()
+        vec.name = "v"; vec.dataType = .floatVector
+        vec.typeParams = [Common_KeyValuePair(key: "dim", value: String(dim))]
+        proto.fields = [pk, vec]
+        let values = (0..<rows * dim).map { Float($0 % 1013) / 7 }
+        try await LiveServer.withRunning { live in
+            var create = Milvus_CreateCollectionRequest()
+            create.collectionName = "big"
+            create.schema = try proto.serializedData()
+            #expect(try await live.call("CreateCollection", create, as: Common_Status.self) == .success)
+            var ids = Schema_FieldData()
+            ids.fieldName = "id"; ids.type = .int64
+            ids.scalars.longData.data = (0..<rows).map { Int64($0) }
+            var vectors = Schema_FieldData()
+            vectors.fieldName = "v"; vectors.type = .floatVector
+            vectors.vectors.dim = Int64(dim)
+            vectors.vectors.floatVector.data = values
+            var insert = Milvus_InsertRequest()
+            insert.collectionName = "big"
+            insert.fieldsData = [ids, vectors]
+            insert.numRows = UInt32(rows)
+            #expect(try insert.serializedData().count >= MilvusRoutes.offLoopDecodeBytes)
+            let inserted = try await live.call("Insert", insert, as: Milvus_MutationResult.self)
+            #expect(inserted.insertCnt == Int64(rows))
+
+            var query = Milvus_QueryRequest()
+            query.collectionName = "big"
+            query.expr = "id >= 0"
+            query.outputFields = ["v"]
+            let answer = try await live.call("Query", query, as: Milvus_QueryResults.self)
+            #expect(answer.approximateEncodedBytes >= MilvusRoutes.offLoopEncodeBytes)
+            let byName = Dictionary(uniqueKeysWithValues: answer.fieldsData.map { ($0.fieldName, $0) })
+            let keys = try #require(byName["id"]).scalars.longData.data
+            let got = try #require(byName["v"]).vectors.floatVector.data
+            #expect(keys.count == rows)
+            #expect(got.count == rows * dim)
+            // Rows may come back in any order: compare each row with what was inserted.
+            var mismatches = 0
+            for (i, key) in keys.enumerated() where Array(got[i * dim ..< (i + 1) * dim]) != Array(values[Int(key) * dim ..< (Int(key) + 1) * dim]) {
+                mismatches += 1
+            }
+            #expect(mismatches == 0)
+        }
+    }
+
     @Test func staleSchemaTimestampIsSchemaMismatch() async throws {
         try await LiveServer.withRunning { live in
             var create = Milvus_CreateCollectionRequest()

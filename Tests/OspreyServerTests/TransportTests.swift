@@ -57,6 +57,38 @@ struct TransportTests {
         #expect(routes.route(forPath: "/other.Service/GetVersion") == nil)
     }
 
+    @Test func responseSizeEstimatesFollowTheEncoding() throws {
+        // Large query and search results are encoded off the event loop when the estimate
+        // says so: it must track the real encoding where the bulk of it is row data.
+        let rows = 5_000
+        var keys = Schema_FieldData()
+        keys.type = .int64
+        keys.fieldName = "id"
+        keys.scalars.longData.data = (0..<rows).map { Int64($0) * 1_000_003 }
+        var vectors = Schema_FieldData()
+        vectors.type = .floatVector
+        vectors.fieldName = "vector"
+        vectors.vectors.dim = 128
+        vectors.vectors.floatVector.data = (0..<rows * 128).map { Float($0 % 97) * 0.5 }
+        var names = Schema_FieldData()
+        names.type = .varChar
+        names.fieldName = "name"
+        names.scalars.stringData.data = (0..<rows).map { "row-\($0)-" + String(repeating: "x", count: $0 % 40) }
+        var query = Milvus_QueryResults()
+        query.fieldsData = [keys, vectors, names]
+        var search = Milvus_SearchResults()
+        search.results.ids.intID.data = keys.scalars.longData.data
+        search.results.scores = (0..<rows).map { Float($0) }
+        search.results.fieldsData = [vectors, names]
+        for (estimate, actual) in [(query.approximateEncodedBytes, try query.serializedBytes() as [UInt8]),
+                                   (search.approximateEncodedBytes, try search.serializedBytes() as [UInt8])] {
+            let ratio = Double(estimate) / Double(actual.count)
+            #expect(ratio > 0.8 && ratio < 1.25, "estimate \(estimate) for \(actual.count) bytes")
+        }
+        #expect(query.approximateEncodedBytes >= MilvusRoutes.offLoopEncodeBytes)
+        #expect(Milvus_QueryResults().approximateEncodedBytes < MilvusRoutes.offLoopEncodeBytes)
+    }
+
     @Test func unknownMethodIsUnimplemented() async throws {
         try await withServer { _, port in
             do {

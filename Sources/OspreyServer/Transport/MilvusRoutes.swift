@@ -18,6 +18,9 @@ struct MilvusRoutes: Sendable {
     /// Request messages at least this large are decoded on the worker pool, not on the
     /// event loop (a batch of 1,000 × 128-d floats is about 0.5 MiB).
     static let offLoopDecodeBytes = 1 << 20
+    /// Responses that carry about this much row data or more (see ``ApproximatelySized``)
+    /// are encoded on the worker pool.
+    static let offLoopEncodeBytes = 1 << 20
 
     private let table: [String: UnaryRoute]
 
@@ -42,8 +45,15 @@ struct MilvusRoutes: Sendable {
                 do {
                     let response = try await call(service, ServerRequest(metadata: metadata, message: message), context)
                     switch response.accepted {
-                    case .success(let contents): return .success(try GRPCFramedBytes.frame(contents.message))
-                    case .failure(let error): return .failure(error)
+                    case .success(let contents):
+                        let answer = contents.message
+                        if let sized = answer as? any ApproximatelySized,
+                           sized.approximateEncodedBytes >= MilvusRoutes.offLoopEncodeBytes {
+                            return .success(try await service.engine { try GRPCFramedBytes.frame(answer) })
+                        }
+                        return .success(try GRPCFramedBytes.frame(answer))
+                    case .failure(let error):
+                        return .failure(error)
                     }
                 } catch let error as RPCError {
                     return .failure(error)
