@@ -64,6 +64,9 @@ package final class MilvusServer: Sendable {
         }
     }
 
+    /// The calls being served now.
+    package var callsInFlight: Int { server.callsInFlight }
+
     /// Stops accepting connections and new requests; ``run(onListening:)`` returns once the
     /// requests in flight have finished (or the grace period has passed).
     package func beginGracefulShutdown() {

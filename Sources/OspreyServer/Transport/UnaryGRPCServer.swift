@@ -15,8 +15,9 @@ import Synchronization
 /// per-call async sequences, writers or task groups in between, which is where a general
 /// gRPC server spends most of a small call's time.
 ///
-/// * PINGs are answered by the HTTP/2 layer whatever their rate, with or without calls in
-///   flight; idle connections are never closed by the server.
+/// * PINGs are answered by the HTTP/2 layer, with or without calls in flight, up to 20,000
+///   control frames per 30 s per connection (a flood guard); the server never closes an
+///   idle connection.
 /// * Graceful shutdown: stop accepting, send GOAWAY on every connection, wait for the calls
 ///   in flight (up to a grace period), then close.
 ///
@@ -30,6 +31,8 @@ final class UnaryGRPCServer: Sendable {
     private let tls: NIOSSLContext?
     private let logger: Logger
     private let calls = CallCounter()
+    /// The calls being served now (for tests and logs).
+    var callsInFlight: Int { calls.running }
     private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
     private let listener = Mutex<(channel: (any Channel)?, stopRequested: Bool)>((nil, false))
 
@@ -62,6 +65,9 @@ final class UnaryGRPCServer: Sendable {
 
     /// Stops accepting connections; ``run(onListening:)`` returns once the calls in flight
     /// have been answered.
+    ///
+    /// Calls still running when the grace period ends lose their connection, but their
+    /// engine work (not cancellable part-way) goes on until it is done.
     func beginGracefulShutdown() {
         let channel = listener.withLock { state -> (any Channel)? in
             state.stopRequested = true
@@ -81,6 +87,10 @@ final class UnaryGRPCServer: Sendable {
             HTTP2Setting(parameter: .enablePush, value: 0),
         ]
         connection.targetWindowSize = 2 * window
+        // gRPC clients ping for keepalive and to size their windows (BDP probes), more often
+        // under load; NIO's default of 200 PING/SETTINGS frames per 30 s can end a busy
+        // connection. Keep a bound against floods, far above what clients send.
+        connection.controlFrameRateLimit.maximumCount = 20_000
         var stream = NIOHTTP2Handler.StreamConfiguration()
         // Let a whole insert batch be in flight without waiting for window updates.
         stream.targetWindowSize = window
@@ -109,8 +119,10 @@ final class UnaryGRPCServer: Sendable {
             }
     }
 
-    /// After the listener closed: GOAWAY on every connection, wait for the calls in flight
-    /// (or the grace period), close what is left.
+    /// After the listener closed: GOAWAY on every connection (clients open no new calls on
+    /// it), wait until no call runs and none has started for a moment (a call whose headers
+    /// crossed the GOAWAY on the wire still arrives and is served), or until the grace period
+    /// ends; then close the connections.
     private func drain() async {
         let open = connections.withLock { Array($0.values) }
         for channel in open {
@@ -119,15 +131,20 @@ final class UnaryGRPCServer: Sendable {
         }
         let grace = configuration.shutdownGracePeriod
         let deadline = ContinuousClock.now + grace
-        while calls.running > 0, ContinuousClock.now < deadline {
+        while !calls.idle(for: Self.quietBeforeClosing), ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
-        if calls.running > 0 {
-            logger.warning("shutdown grace period (\(grace)) expired; closing connections with calls in flight")
+        let abandoned = calls.running
+        if abandoned > 0 {
+            logger.warning("shutdown grace period (\(grace)) expired; closing connections with \(abandoned) calls in flight")
         }
         let remaining = connections.withLock { Array($0.values) }
         for channel in remaining {
             try? await channel.close()
         }
     }
+
+    /// How long the server stays open, with no call running, after its GOAWAY: longer than a
+    /// round trip, so that a call the client sent before it saw the GOAWAY still arrives.
+    static let quietBeforeClosing: Duration = .milliseconds(250)
 }

@@ -35,6 +35,11 @@ final class UnaryStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let calls: CallCounter
     private var state = State.idle
     private var body: ByteBuffer?
+    /// Whether the message's declared length has been checked against the limit.
+    private var lengthChecked = false
+    /// Whether this call counts in ``CallCounter`` (from its headers until its answer is
+    /// written or the stream closes).
+    private var counted = false
 
     init(routes: MilvusRoutes, executor: EventLoopTaskExecutor, maxMessageBytes: Int, calls: CallCounter) {
         self.routes = routes
@@ -51,17 +56,20 @@ final class UnaryStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
             // Trailers from a client end its half of the stream.
             if trailers.endStream { finishRequest(context: context) }
         case (.data(let frame), .receiving):
-            guard case .byteBuffer(var chunk) = frame.data else { return }
-            if body == nil {
-                body = chunk
-            } else {
-                body!.writeBuffer(&chunk)
-            }
-            if body!.readableBytes > maxMessageBytes + 5 {
-                fail(.resourceExhausted,
-                     "request message larger than the server's limit of \(maxMessageBytes) bytes (max-message-mib)",
-                     context: context)
-                return
+            if case .byteBuffer(var chunk) = frame.data {
+                if body == nil {
+                    body = chunk
+                } else {
+                    body!.writeBuffer(&chunk)
+                }
+                if !lengthChecked, body!.readableBytes >= 5,
+                   let declared = body!.getInteger(at: body!.readerIndex + 1, as: UInt32.self) {
+                    lengthChecked = true
+                    if Int(declared) > maxMessageBytes { return refuseOversized(context: context) }
+                    // Room for the whole message at once, not doubling as it arrives.
+                    body!.reserveCapacity(5 + Int(declared))
+                }
+                if body!.readableBytes > maxMessageBytes + 5 { return refuseOversized(context: context) }
             }
             if frame.endStream { finishRequest(context: context) }
         default:
@@ -76,11 +84,31 @@ final class UnaryStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.close(promise: nil)
     }
 
+    func channelInactive(context: ChannelHandlerContext) {
+        // The stream closed (answered, or reset by the client before its answer).
+        body = nil
+        finishCall()
+        context.fireChannelInactive()
+    }
+
+    private func finishCall() {
+        guard counted else { return }
+        counted = false
+        calls.finished()
+    }
+
+    private func refuseOversized(context: ChannelHandlerContext) {
+        fail(.resourceExhausted,
+             "request message larger than the server's limit of \(maxMessageBytes) bytes (max-message-mib)",
+             context: context, thenReset: true)
+    }
+
     private func receiveHeaders(_ headers: HPACKHeaders, endStream: Bool, context: ChannelHandlerContext) {
         guard headers.first(name: ":method") == "POST" else {
             return answerHTTP("405", context: context)
         }
-        guard let contentType = headers.first(name: "content-type"), contentType.hasPrefix("application/grpc") else {
+        guard let contentType = headers.first(name: "content-type"),
+              contentType == "application/grpc" || contentType.hasPrefix("application/grpc+") else {
             return answerHTTP("415", context: context)
         }
         let path = headers.first(name: ":path") ?? ""
@@ -98,6 +126,8 @@ final class UnaryStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
         }
         let encoding = headers.first(name: "grpc-encoding") ?? "identity"
+        counted = true
+        calls.started()
         state = .receiving(route: routes.route(forPath: path), path: path, metadata: metadata,
                            compressed: encoding != "identity")
         if endStream { finishRequest(context: context) }
@@ -129,15 +159,13 @@ final class UnaryStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
             cancellation: ServerContext.RPCCancellationHandle())
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
-        calls.started()
-        Task(executorPreference: executor) { [calls] in
+        Task(executorPreference: executor) {
             let result = await route.run(message, metadata, callContext)
             if loop.inEventLoop {
                 bound.value.0.answer(result, context: bound.value.1)
             } else {
                 loop.execute { bound.value.0.answer(result, context: bound.value.1) }
             }
-            calls.finished()
         }
     }
 
@@ -148,20 +176,32 @@ final class UnaryStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(.headers(.init(headers: headers))), promise: nil)
             context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(message)))), promise: nil)
             let trailers: HPACKHeaders = ["grpc-status": "0"]
-            context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: trailers, endStream: true))), promise: nil)
+            writeLast(.headers(.init(headers: trailers, endStream: true)), context: context)
         case .failure(let error):
             fail(error.code, error.message, context: context)
         }
     }
 
-    /// Ends the call with a trailers-only response carrying `code` and `message`.
-    private func fail(_ code: RPCError.Code, _ message: String, context: ChannelHandlerContext) {
+    /// Ends the call with a trailers-only response carrying `code` and `message`; with
+    /// `thenReset`, also resets the stream so that the client stops sending.
+    private func fail(_ code: RPCError.Code, _ message: String, context: ChannelHandlerContext, thenReset: Bool = false) {
         state = .answered
         body = nil
         var headers: HPACKHeaders = [":status": "200", "content-type": "application/grpc",
                                      "grpc-status": String(code.rawValue)]
         if !message.isEmpty { headers.add(name: "grpc-message", value: Self.percentEncoded(message)) }
-        context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: headers, endStream: true))), promise: nil)
+        writeLast(.headers(.init(headers: headers, endStream: true)), context: context, thenReset: thenReset)
+    }
+
+    /// Writes the frame that ends the answer; the call stops counting once it is written
+    /// (it may wait in HTTP/2 flow control until the client has room for it).
+    private func writeLast(_ frame: HTTP2Frame.FramePayload, context: ChannelHandlerContext, thenReset: Bool = false) {
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(frame), promise: written)
+        written.futureResult.assumeIsolated().whenComplete { _ in
+            self.finishCall()
+            if thenReset { context.close(promise: nil) }
+        }
     }
 
     /// Answers a request that is not gRPC at all with a bare HTTP status.
@@ -212,17 +252,23 @@ extension Optional where Wrapped == ByteBuffer {
     }
 }
 
-/// Counts the calls being served, so that a graceful shutdown can wait for them.
+/// Counts the calls being served, so that a graceful shutdown can wait for them: a call
+/// counts from its request headers until its answer is written or its stream closes.
 ///
-/// Thread safety: safe from any thread (an atomic counter).
+/// Thread safety: safe from any thread (a lock).
 final class CallCounter: Sendable {
-    private let count = Atomic<Int>(0)
+    private let state = Mutex<(running: Int, lastStart: ContinuousClock.Instant)>((0, .now))
 
-    func started() { count.add(1, ordering: .relaxed) }
-    func finished() { count.subtract(1, ordering: .relaxed) }
+    func started() { state.withLock { $0.running += 1; $0.lastStart = .now } }
+    func finished() { state.withLock { $0.running -= 1 } }
 
     /// The calls started and not yet answered.
-    var running: Int { count.load(ordering: .relaxed) }
+    var running: Int { state.withLock { $0.running } }
+
+    /// Whether no call runs and none has started for `quiet`.
+    func idle(for quiet: Duration) -> Bool {
+        state.withLock { $0.running == 0 && ContinuousClock.now - $0.lastStart >= quiet }
+    }
 }
 
 /// Closes a connection on an error nothing before it handled (a TLS or HTTP/2 protocol
@@ -233,6 +279,9 @@ final class CloseOnErrorHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = Any
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A stream-level error has already reset its stream; the connection's other calls
+        // go on.
+        if error is NIOHTTP2Errors.StreamError { return }
         context.close(promise: nil)
     }
 }
