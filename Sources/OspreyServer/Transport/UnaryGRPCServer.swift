@@ -80,7 +80,7 @@ final class UnaryGRPCServer: Sendable {
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         let window = 8 << 20
         connection.initialSettings = [
-            HTTP2Setting(parameter: .maxConcurrentStreams, value: 4096),
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: 1024),
             HTTP2Setting(parameter: .initialWindowSize, value: window),
             HTTP2Setting(parameter: .maxFrameSize, value: 1 << 14),
             HTTP2Setting(parameter: .maxHeaderListSize, value: 1 << 16),
@@ -99,6 +99,8 @@ final class UnaryGRPCServer: Sendable {
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // The kernel's keepalive reaps connections of clients that vanished.
+            .childChannelOption(.socketOption(.so_keepalive), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
