@@ -10,18 +10,41 @@ import Testing
 @Suite("Engine RPCs", .timeLimit(.minutes(1)))
 struct EngineRPCTests {
     static func schemaBytes() throws -> Data {
+        var tag = Schema_FieldSchema()
+        tag.name = "tag"; tag.dataType = .varChar
+        tag.typeParams = [Common_KeyValuePair(key: "max_length", value: "8")]
+        return try vectorSchema("docs", dim: 2, extra: [tag]).serializedData()
+    }
+
+    /// A collection schema `name`: INT64 primary key `id`, FLOAT_VECTOR `v` of `dim`, then
+    /// `extra` fields.
+    static func vectorSchema(_ name: String, dim: Int, extra: [Schema_FieldSchema] = []) -> Schema_CollectionSchema {
         var proto = Schema_CollectionSchema()
-        proto.name = "docs"
+        proto.name = name
         var pk = Schema_FieldSchema()
         pk.name = "id"; pk.dataType = .int64; pk.isPrimaryKey = true
         var vec = Schema_FieldSchema()
         vec.name = "v"; vec.dataType = .floatVector
-        vec.typeParams = [Common_KeyValuePair(key: "dim", value: "2")]
-        var tag = Schema_FieldSchema()
-        tag.name = "tag"; tag.dataType = .varChar
-        tag.typeParams = [Common_KeyValuePair(key: "max_length", value: "8")]
-        proto.fields = [pk, vec, tag]
-        return try proto.serializedData()
+        vec.typeParams = [Common_KeyValuePair(key: "dim", value: String(dim))]
+        proto.fields = [pk, vec] + extra
+        return proto
+    }
+
+    /// An insert of `values.count / dim` rows with keys 0, 1, … into a ``vectorSchema(_:dim:extra:)`` collection.
+    static func vectorInsert(_ name: String, dim: Int, values: [Float]) -> Milvus_InsertRequest {
+        let rows = values.count / dim
+        var ids = Schema_FieldData()
+        ids.fieldName = "id"; ids.type = .int64
+        ids.scalars.longData.data = (0..<rows).map { Int64($0) }
+        var vectors = Schema_FieldData()
+        vectors.fieldName = "v"; vectors.type = .floatVector
+        vectors.vectors.dim = Int64(dim)
+        vectors.vectors.floatVector.data = values
+        var insert = Milvus_InsertRequest()
+        insert.collectionName = name
+        insert.fieldsData = [ids, vectors]
+        insert.numRows = UInt32(rows)
+        return insert
     }
 
     static func insertRequest() -> Milvus_InsertRequest {
@@ -104,31 +127,13 @@ struct EngineRPCTests {
         // 6,000 rows of 64-d: the insert request and the query answer are each over a MiB,
         // so the server decodes the one and encodes the other on its worker pool.
         let rows = 6_000, dim = 64
-        var proto = Schema_CollectionSchema()
-        proto.name = "big"
-        var pk = Schema_FieldSchema()
-        pk.name = "id"; pk.dataType = .int64; pk.isPrimaryKey = true
-        var vec = Schema_FieldSchema()
-        vec.name = "v"; vec.dataType = .floatVector
-        vec.typeParams = [Common_KeyValuePair(key: "dim", value: String(dim))]
-        proto.fields = [pk, vec]
         let values = (0..<rows * dim).map { Float($0 % 1013) / 7 }
         try await LiveServer.withRunning { live in
             var create = Milvus_CreateCollectionRequest()
             create.collectionName = "big"
-            create.schema = try proto.serializedData()
+            create.schema = try Self.vectorSchema("big", dim: dim).serializedData()
             #expect(try await live.call("CreateCollection", create, as: Common_Status.self) == .success)
-            var ids = Schema_FieldData()
-            ids.fieldName = "id"; ids.type = .int64
-            ids.scalars.longData.data = (0..<rows).map { Int64($0) }
-            var vectors = Schema_FieldData()
-            vectors.fieldName = "v"; vectors.type = .floatVector
-            vectors.vectors.dim = Int64(dim)
-            vectors.vectors.floatVector.data = values
-            var insert = Milvus_InsertRequest()
-            insert.collectionName = "big"
-            insert.fieldsData = [ids, vectors]
-            insert.numRows = UInt32(rows)
+            let insert = Self.vectorInsert("big", dim: dim, values: values)
             #expect(try insert.serializedData().count >= MilvusRoutes.offLoopDecodeBytes)
             let inserted = try await live.call("Insert", insert, as: Milvus_MutationResult.self)
             #expect(inserted.insertCnt == Int64(rows))

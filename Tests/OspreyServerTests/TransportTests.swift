@@ -173,30 +173,11 @@ struct TransportTests {
         // An insert of 13 MB: once the server counts it, a shutdown must let it finish and
         // answer, and only then return.
         let rows = 50_000, dim = 64
-        var proto = Schema_CollectionSchema()
-        proto.name = "big"
-        var pk = Schema_FieldSchema()
-        pk.name = "id"; pk.dataType = .int64; pk.isPrimaryKey = true
-        var vec = Schema_FieldSchema()
-        vec.name = "v"; vec.dataType = .floatVector
-        vec.typeParams = [Common_KeyValuePair(key: "dim", value: String(dim))]
-        proto.fields = [pk, vec]
-        var ids = Schema_FieldData()
-        ids.fieldName = "id"; ids.type = .int64
-        ids.scalars.longData.data = (0..<rows).map { Int64($0) }
-        var vectors = Schema_FieldData()
-        vectors.fieldName = "v"; vectors.type = .floatVector
-        vectors.vectors.dim = Int64(dim)
-        vectors.vectors.floatVector.data = (0..<rows * dim).map { Float($0 % 251) }
-        var insert = Milvus_InsertRequest()
-        insert.collectionName = "big"
-        insert.fieldsData = [ids, vectors]
-        insert.numRows = UInt32(rows)
-        let request = insert
+        let request = EngineRPCTests.vectorInsert("big", dim: dim, values: (0..<rows * dim).map { Float($0 % 251) })
         try await withServer({ $0.shutdownGracePeriod = .seconds(60) }) { server, port in
             var create = Milvus_CreateCollectionRequest()
             create.collectionName = "big"
-            create.schema = try proto.serializedData()
+            create.schema = try EngineRPCTests.vectorSchema("big", dim: dim).serializedData()
             #expect(try await call(port: port, "CreateCollection", create, as: Common_Status.self) == .success)
             try await withThrowingTaskGroup(of: Int64.self) { group in
                 group.addTask {
