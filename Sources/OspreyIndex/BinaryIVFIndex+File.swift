@@ -17,10 +17,13 @@ extension BinaryIVFIndex {
         w.alignFile(64)
         guard let centroids else { return IndexFile.image(configuration, payload: w.bytes) }
         w.writeRaw(centroids)
-        for o in lists?.offsets ?? [Int](repeating: 0, count: nlist + 1) { w.write(UInt64(o)) }
-        if let lists { w.writeRaw(UnsafeRawBufferPointer(start: lists.ids.pointer, count: n * 4)) }
-        w.alignFile(64)
-        if let lists { w.writeRaw(UnsafeRawBufferPointer(start: lists.codes.pointer, count: n * vb)) }
+        if let lists {
+            lists.write(to: &w, codeBytes: vb)
+        } else {
+            // A trained index always has its lists in the file, empty ones included.
+            for _ in 0...nlist { w.write(UInt64(0)) }
+            w.alignFile(64)
+        }
         return IndexFile.image(configuration, payload: w.bytes)
     }
 
@@ -39,28 +42,9 @@ extension BinaryIVFIndex {
                 return State(centroids: nil, lists: nil, removed: removed)
             }
             let centroids = [UInt8](try r.raw(nlist * vb, "centroids"))
-            var offsets = [Int](repeating: 0, count: nlist + 1)
-            for l in 0...nlist {
-                offsets[l] = try r.count("list offset", limit: n)
-                guard l == 0 ? offsets[0] == 0 : offsets[l] >= offsets[l - 1] else { throw .corruptFile("list offsets not ascending") }
-            }
-            guard offsets[nlist] == n else { throw .corruptFile("lists hold \(offsets[nlist]) rows, header says \(n)") }
-            let idsRaw = try r.raw(n * 4, "row ids")
-            try r.align(64)
-            let codesRaw = try r.raw(n * vb, "codes")
+            let lists = try IVFLists.read(&r, nlist: nlist, rows: n, codeBytes: vb)
             guard r.offset == raw.count else { throw .corruptFile("\(raw.count - r.offset) trailing bytes") }
-            let ids = AlignedBuffer(byteCount: n * 4, zeroed: false)
-            if n > 0 { ids.pointer.copyMemory(from: idsRaw.baseAddress!, byteCount: n * 4) }
-            let idp = ids.pointer.assumingMemoryBound(to: UInt32.self)
-            var seen = Bitset(count: n)
-            for i in 0..<n {
-                let row = Int(UInt32(littleEndian: idp[i]))
-                guard row < n, !seen.contains(row) else { throw .corruptFile("bad or repeated row id \(row)") }
-                seen.set(row)
-            }
-            let codes = AlignedBuffer(byteCount: n * vb, zeroed: false)
-            if n > 0 { codes.pointer.copyMemory(from: codesRaw.baseAddress!, byteCount: n * vb) }
-            return State(centroids: centroids, lists: Lists(offsets: offsets, ids: ids, codes: codes, count: n), removed: removed)
+            return State(centroids: centroids, lists: lists, removed: removed)
         }
         state.withLock { $0 = loaded }
     }

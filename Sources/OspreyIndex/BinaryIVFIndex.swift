@@ -26,23 +26,7 @@ package final class BinaryIVFIndex: VectorIndex {
     static let maxTrainingFloats = 1 << 25
 
     /// One immutable generation of the lists.
-    final class Lists: Sendable {
-        let offsets: [Int]
-        let ids: AlignedBuffer
-        /// Codes in list order.
-        let codes: AlignedBuffer
-        let count: Int
-        let longest: Int
-        init(offsets: [Int], ids: AlignedBuffer, codes: AlignedBuffer, count: Int) {
-            self.offsets = offsets
-            self.ids = ids
-            self.codes = codes
-            self.count = count
-            var longest = 0
-            for l in 0..<(offsets.count - 1) { longest = Swift.max(longest, offsets[l + 1] - offsets[l]) }
-            self.longest = longest
-        }
-    }
+    typealias Lists = IVFLists
 
     struct State {
         /// Binary centroids, `nlist × dim/8` bytes.
@@ -68,7 +52,7 @@ package final class BinaryIVFIndex: VectorIndex {
     package var count: Int { state.withLock { $0.lists?.count ?? 0 } }
     package var memoryBytes: Int {
         state.withLock { s in
-            (s.centroids?.count ?? 0) + (s.lists.map { $0.ids.byteCount + $0.codes.byteCount + $0.offsets.count * 8 } ?? 0)
+            (s.centroids?.count ?? 0) + (s.lists?.memoryBytes ?? 0)
                 + s.removed.count / 8
         }
     }

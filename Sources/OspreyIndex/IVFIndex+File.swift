@@ -20,12 +20,7 @@ extension IVFIndex {
             quantizer.vmin.withUnsafeBytes { w.writeRaw($0) }
             quantizer.scale.withUnsafeBytes { w.writeRaw($0) }
         }
-        if let lists {
-            for o in lists.offsets { w.write(UInt64(o)) }
-            w.writeRaw(UnsafeRawBufferPointer(start: lists.ids.pointer, count: n * 4))
-            w.alignFile(64)
-            w.writeRaw(UnsafeRawBufferPointer(start: lists.vectors.pointer, count: n * codeBytes))
-        }
+        lists?.write(to: &w, codeBytes: codeBytes)
         return IndexFile.image(configuration, payload: w.bytes)
     }
 
@@ -57,29 +52,9 @@ extension IVFIndex {
                 quantizer = ScalarQuantizer(vmin: vmin, scale: scale)
             }
             if n == 0 && r.offset == raw.count { return State(centroids: centroids, quantizer: quantizer, lists: nil, removed: removed) }
-            var offsets = [Int](repeating: 0, count: nlist + 1)
-            for l in 0...nlist {
-                offsets[l] = try r.count("list offset", limit: n)
-                guard l == 0 ? offsets[0] == 0 : offsets[l] >= offsets[l - 1] else { throw .corruptFile("list offsets not ascending") }
-            }
-            guard offsets[nlist] == n else { throw .corruptFile("lists hold \(offsets[nlist]) rows, header says \(n)") }
-            let idsRaw = try r.raw(n * 4, "row ids")
-            try r.align(64)
-            let vecRaw = try r.raw(n * cb, "codes")
+            let lists = try IVFLists.read(&r, nlist: nlist, rows: n, codeBytes: cb)
             guard r.offset == raw.count else { throw .corruptFile("\(raw.count - r.offset) trailing bytes") }
-            let ids = AlignedBuffer(byteCount: n * 4, zeroed: false)
-            ids.pointer.copyMemory(from: idsRaw.baseAddress!, byteCount: n * 4)
-            let idp = ids.pointer.assumingMemoryBound(to: UInt32.self)
-            var seen = Bitset(count: n)
-            for i in 0..<n {
-                let row = Int(idp[i])
-                guard row < n, !seen.contains(row) else { throw .corruptFile("bad or repeated row id \(row)") }
-                seen.set(row)
-            }
-            let vectors = AlignedBuffer(byteCount: n * cb, zeroed: false)
-            vectors.pointer.copyMemory(from: vecRaw.baseAddress!, byteCount: n * cb)
-            return State(centroids: centroids, quantizer: quantizer, lists: Lists(offsets: offsets, ids: ids, vectors: vectors, count: n),
-                         removed: removed)
+            return State(centroids: centroids, quantizer: quantizer, lists: lists, removed: removed)
         }
         state.withLock { $0 = loaded }
     }

@@ -287,7 +287,7 @@ extension IVFIndex {
                             let end = offsets[l + 1]
                             while start < end {
                                 let n = Swift.min(IVFIndex.blockRows, end - start)
-                                sq8(prep, (lists.vectors.pointer + start * cb).assumingMemoryBound(to: UInt8.self), n, dim,
+                                sq8(prep, (lists.codes.pointer + start * cb).assumingMemoryBound(to: UInt8.self), n, dim,
                                     scale.baseAddress!, c0, dist)
                                 body(dist, ids + start, n)
                                 start += n
@@ -302,7 +302,7 @@ extension IVFIndex {
                     let end = offsets[l + 1]
                     while start < end {
                         let n = Swift.min(IVFIndex.blockRows, end - start)
-                        osp_scan_pairs(kernel.pair, q, lists.vectors.pointer + start * cb, n, dim, cb, dist)
+                        osp_scan_pairs(kernel.pair, q, lists.codes.pointer + start * cb, n, dim, cb, dist)
                         body(dist, ids + start, n)
                         start += n
                     }

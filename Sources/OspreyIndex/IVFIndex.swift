@@ -39,23 +39,7 @@ package final class IVFIndex: VectorIndex {
     }
 
     /// One immutable generation of the lists.
-    final class Lists: Sendable {
-        let offsets: [Int]
-        let ids: AlignedBuffer
-        /// Codes (float32 vectors for IVF_FLAT, bytes for IVF_SQ8) in list order.
-        let vectors: AlignedBuffer
-        let count: Int
-        let longest: Int
-        init(offsets: [Int], ids: AlignedBuffer, vectors: AlignedBuffer, count: Int) {
-            self.offsets = offsets
-            self.ids = ids
-            self.vectors = vectors
-            self.count = count
-            var longest = 0
-            for l in 0..<(offsets.count - 1) { longest = Swift.max(longest, offsets[l + 1] - offsets[l]) }
-            self.longest = longest
-        }
-    }
+    typealias Lists = IVFLists
 
     struct State {
         var centroids: [Float]?
@@ -91,7 +75,7 @@ package final class IVFIndex: VectorIndex {
     package var memoryBytes: Int {
         state.withLock { s in
             (s.centroids?.count ?? 0) * 4 + (s.centroids == nil ? 0 : Coarse.panelBytes(nlist: configuration.nlist, dim: configuration.dim).used + configuration.nlist * 4)
-                + (s.quantizer.map { $0.vmin.count * 8 } ?? 0) + (s.lists.map { $0.ids.byteCount + $0.vectors.byteCount + $0.offsets.count * 8 } ?? 0)
+                + (s.quantizer.map { $0.vmin.count * 8 } ?? 0) + (s.lists?.memoryBytes ?? 0)
                 + s.removed.count / 8
         }
     }
@@ -157,7 +141,7 @@ package final class IVFIndex: VectorIndex {
                     for p in lists.offsets[l]..<lists.offsets[l + 1] {
                         let r = Int(ids[p])
                         listOf[r] = Int32(l)
-                        (all.pointer + r * cb).copyMemory(from: lists.vectors.pointer + p * cb, byteCount: cb)
+                        (all.pointer + r * cb).copyMemory(from: lists.codes.pointer + p * cb, byteCount: cb)
                     }
                 }
             }
@@ -197,7 +181,7 @@ package final class IVFIndex: VectorIndex {
                 idp[p] = UInt32(r)
                 (vectors.pointer + p * cb).copyMemory(from: all.pointer + r * cb, byteCount: cb)
             }
-            s.lists = Lists(offsets: offsets, ids: ids, vectors: vectors, count: total)
+            s.lists = Lists(offsets: offsets, ids: ids, codes: vectors, count: total)
             s.removed.resize(to: total)
             s.snapshot = nil
         }

@@ -59,9 +59,9 @@ func ivfReferenceScan(_ index: IVFIndex, _ queries: [Float], nprobe: Int, filter
             if len == 0 { continue }
             var buf = [Float](repeating: .nan, count: len)
             if let qz = quantizer {
-                index.sq8!(prep, (lists.vectors.pointer + start * dim).assumingMemoryBound(to: UInt8.self), len, dim, qz.scale, c0, &buf)
+                index.sq8!(prep, (lists.codes.pointer + start * dim).assumingMemoryBound(to: UInt8.self), len, dim, qz.scale, c0, &buf)
             } else {
-                q.withUnsafeBytes { index.kernel.distances(query: $0.baseAddress!, base: lists.vectors.pointer + start * dim * 4, count: len, into: &buf) }
+                q.withUnsafeBytes { index.kernel.distances(query: $0.baseAddress!, base: lists.codes.pointer + start * dim * 4, count: len, into: &buf) }
             }
             for j in 0..<len {
                 let r = Int(ids[start + j])
