@@ -49,7 +49,12 @@ extension MilvusService {
             let outputFields = m.outputFields
             let sessionTs = c.committedTimestamp
             let results = try await engine { () throws -> Schema_SearchResultData in
-                let requests = try m.requests.map { try Self.searchRequest($0, collection: c) }
+                // The sub-searches read the snapshot the response reports as session_ts.
+                let requests = try m.requests.map { sub throws -> SearchRequest in
+                    var r = try Self.searchRequest(sub, collection: c)
+                    r.readTimestamp = sessionTs
+                    return r
+                }
                 let hits = try c.hybridSearch(requests, ranker: ranker, limit: limit, offset: offset, outputFields: outputFields,
                                               partitions: m.partitionNames, roundDecimal: round)
                 return Self.searchResultData(hits, limit: limit, outputFields: outputFields, schema: schema)
