@@ -38,14 +38,15 @@ public final class Collection: Sendable {
     }
 
     /// Where the live row of a primary key is.
-    struct RowLocation: Hashable, Sendable {
+    struct RowLocation: Hashable, Sendable, BitwiseCopyable {
         var segment: SegmentID
         var row: UInt32
     }
 
     /// The primary-key index: each key's live row.
     struct PrimaryKeyIndex: Sendable {
-        var ints: [Int64: RowLocation] = [:]
+        /// INT64 keys: a map that grows without pausing writers for a rehash.
+        var ints = IntKeyMap()
         var strings: [String: RowLocation] = [:]
         /// Rows replaced by writes not yet published (GroupCommit.swift).
         var replaced = ReplacedRows()

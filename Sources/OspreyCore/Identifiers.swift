@@ -16,7 +16,7 @@ public struct RowID: Hashable, Comparable, Sendable, CustomStringConvertible {
 /// The identifier of a segment, unique within a data directory.
 ///
 /// Thread safety: a value type; safe to share.
-public struct SegmentID: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct SegmentID: Hashable, Comparable, Sendable, BitwiseCopyable, CustomStringConvertible {
     public var rawValue: UInt64
     @inlinable public init(_ rawValue: UInt64) { self.rawValue = rawValue }
     @inlinable public static func < (a: SegmentID, b: SegmentID) -> Bool { a.rawValue < b.rawValue }
