@@ -95,6 +95,7 @@ final class UnaryGRPCServer: Sendable {
         // Let a whole insert batch be in flight without waiting for window updates.
         stream.targetWindowSize = window
         let (routes, executor, calls, maxMessage, tls) = (routes, executor, calls, configuration.maxMessageBytes, tls)
+        let (connectionSettings, streamSettings) = (connection, stream)
         return ServerBootstrap(group: loops)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -106,7 +107,7 @@ final class UnaryGRPCServer: Sendable {
                     let pipeline = channel.pipeline.syncOperations
                     if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
                     _ = try pipeline.configureHTTP2Pipeline(
-                        mode: .server, connectionConfiguration: connection, streamConfiguration: stream
+                        mode: .server, connectionConfiguration: connectionSettings, streamConfiguration: streamSettings
                     ) { streamChannel in
                         streamChannel.eventLoop.makeCompletedFuture {
                             try streamChannel.pipeline.syncOperations.addHandler(
