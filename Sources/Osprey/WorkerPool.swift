@@ -20,19 +20,22 @@ public final class WorkerPool: Sendable {
         self.queue = DispatchQueue(label: "osprey.worker-pool", qos: .userInitiated, attributes: .concurrent)
     }
 
-    /// Runs `body` on the pool and returns its result.
-    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    /// Runs `body` on the pool, once one of the `width` slots is free, and returns its result.
+    ///
+    /// `resuming` wraps the resumption of the caller on the pool thread; a server whose
+    /// tasks run on its own executor uses it to say where the task goes on (by default it
+    /// just resumes).
+    public func run<T: Sendable>(
+        _ body: @escaping @Sendable () throws -> T,
+        resuming: @escaping @Sendable (_ resume: () -> Void) -> Void = { $0() }
+    ) async throws -> T {
         try await withCheckedThrowingContinuation { (cont: CheckedContinuation<T, Error>) in
-            submit { cont.resume(with: Result { try body() }) }
-        }
-    }
-
-    /// Runs `work` on the pool, once one of the `width` slots is free, without waiting for it.
-    public func submit(_ work: @escaping @Sendable () -> Void) {
-        queue.async { [slots] in
-            slots.wait()
-            defer { slots.signal() }
-            work()
+            queue.async { [slots] in
+                slots.wait()
+                let result = Result { try body() }
+                slots.signal()
+                resuming { cont.resume(with: result) }
+            }
         }
     }
 }

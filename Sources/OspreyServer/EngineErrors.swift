@@ -47,14 +47,8 @@ extension MilvusService {
     /// the event loop it came from (see ``EventLoopTaskExecutor``).
     package func engine<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         let home = EventLoopTaskExecutor.currentLoop
-        let result: Result<T, any Error> = await withCheckedContinuation { cont in
-            pool.submit {
-                let result = Result { try body() }
-                EventLoopTaskExecutor.resuming(on: home) { cont.resume(returning: result) }
-            }
-        }
         do {
-            return try result.get()
+            return try await pool.run(body) { resume in EventLoopTaskExecutor.resuming(on: home, resume) }
         } catch let error as OspreyError {
             throw MilvusError(engine: error)
         }
